@@ -1,0 +1,107 @@
+"""One call that turns a post into every label the rest of the system needs."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jieba.analyse
+
+from analysis.address import Address, extract_address
+from analysis.classifier import KeywordClassifier, TextClassifier
+from analysis.sentiment import analyse_sentiment
+from analysis.taxonomy import Taxonomy, load_taxonomy
+from analysis.tokenizer import get_tokenizer
+
+#: Posts longer than this are analysed on their head only; the full text is still stored.
+MAX_ANALYSED_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_KEYWORD_STOP = frozenset(
+    "我们 你们 他们 我家 现在 今天 昨天 这个 那个 一下 一直 没有 什么 怎么 可以 还是 就是 已经 真的 问题 "
+    "反映 希望 请问 谢谢 麻烦 大家 小区 社区 楼下 楼上 单元 有人 时候 能不能 为什么 到底 一个 不是 还有".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    text: str
+    category: str
+    intent: str
+    urgency: str
+    polarity: str
+    intensity: float
+    confidence: float
+    matter_confidence: float
+    keywords: tuple[str, ...]
+    emotions: tuple[str, ...]
+    address: Address | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "category": self.category,
+            "intent": self.intent,
+            "urgency": self.urgency,
+            "polarity": self.polarity,
+            "intensity": self.intensity,
+            "confidence": self.confidence,
+            "keywords": list(self.keywords),
+            "emotions": list(self.emotions),
+            "address": self.address.label() if self.address else None,
+        }
+
+
+def clean_text(text: str) -> str:
+    """NFKC-normalised text without control characters, trimmed."""
+    return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+@cache
+def _idf() -> tuple[dict[str, float], float]:
+    table = jieba.analyse.TFIDF()
+    return table.idf_freq, table.median_idf
+
+
+def extract_keywords(tokens: list[str], limit: int = 5) -> tuple[str, ...]:
+    """TF-IDF keywords of one post from jieba's IDF table, without domain stop words."""
+    idf, median = _idf()
+    weights: dict[str, float] = {}
+    for token in tokens:
+        if len(token) < 2 or token in _KEYWORD_STOP or token.isdigit() or not any("\u4e00" <= c <= "\u9fff" for c in token):
+            continue
+        weights[token] = weights.get(token, 0.0) + idf.get(token, median)
+    ranked = sorted(weights, key=lambda t: (-weights[t], t))
+    return tuple(ranked[:limit])
+
+
+class Analyzer:
+    """Tokenise once, then classify, score sentiment, extract keywords and address."""
+
+    def __init__(self, classifier: TextClassifier | None = None, taxonomy: Taxonomy | None = None) -> None:
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.classifier = classifier or KeywordClassifier(self.taxonomy)
+        self._tokenizer = get_tokenizer()
+
+    @classmethod
+    def default(cls, taxonomy_path: Path | None = None) -> "Analyzer":
+        return cls(taxonomy=load_taxonomy(taxonomy_path))
+
+    def analyze(self, text: str) -> Analysis:
+        cleaned = clean_text(text)[:MAX_ANALYSED_CHARS]
+        tokens = [t for t in self._tokenizer.lcut(cleaned) if t.strip()]
+        labels = self.classifier.classify(cleaned, tokens)
+        sentiment = analyse_sentiment(cleaned, tokens)
+        return Analysis(
+            text=cleaned,
+            category=labels.category,
+            intent=labels.intent,
+            urgency=labels.urgency,
+            polarity=sentiment.polarity,
+            intensity=sentiment.intensity,
+            confidence=labels.category_confidence,
+            matter_confidence=labels.matter_confidence,
+            keywords=extract_keywords(tokens),
+            emotions=sentiment.emotions,
+            address=extract_address(cleaned),
+        )

@@ -1,0 +1,246 @@
+"""The `minqing` command line (typer). `--json` prints JSON on stdout only; logs go to stderr."""
+
+import csv
+import json
+import logging
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from bot.settings import Settings
+
+app = typer.Typer(
+    help="民情通 Minqingtong: community intake, routing, deadlines and digests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+households_app = typer.Typer(help="Household archive (一户一档).", no_args_is_help=True)
+officers_app = typer.Typer(help="Grid officers, chiefs, leaders and admins.", no_args_is_help=True)
+groups_app = typer.Typer(help="Chat groups and their communities.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases (诉求).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(households_app, name="households")
+app.add_typer(officers_app, name="officers")
+app.add_typer(groups_app, name="groups")
+app.add_typer(cases_app, name="cases")
+
+err = Console(stderr=True)
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def _settings(db: str | None) -> Settings:
+    settings = Settings()
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    return settings
+
+
+def _print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply all migrations to the database."""
+    from storage.migrate import upgrade
+
+    settings = _settings(db)
+    upgrade(settings.database_url)
+    err.print(f"database is up to date: {settings.database_url}")
+
+
+@households_app.command("import")
+def households_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx with a header row.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import households (community, grid, building, unit, room, head_name, phone, tags)."""
+    from bot.wiring import build_app
+    from handlers.admin import HOUSEHOLD_COLUMNS
+
+    rows = _read_table(file)
+    missing = [c for c in ("community", "grid", "building", "room") if rows and c not in rows[0]]
+    if not rows:
+        err.print("[red]the file has no data rows[/red]")
+        raise typer.Exit(1)
+    if missing:
+        err.print(f"[red]missing columns: {', '.join(missing)} (expected {', '.join(HOUSEHOLD_COLUMNS)})[/red]")
+        raise typer.Exit(1)
+    application = build_app(_settings(db))
+    progress = iter(track(range(len(rows)), description="importing households", console=err, disable=json_out))
+    report = application.admin.import_households(rows, now=datetime.now(UTC), progress=(None for _ in progress))
+    summary = {
+        "imported": report.imported,
+        "updated": report.updated,
+        "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
+        "communities_created": report.communities_created,
+        "grids_created": report.grids_created,
+    }
+    if json_out:
+        _print_json(summary)
+        return
+    err.print(f"imported {report.imported}, updated {report.updated}, rejected {len(report.rejected)}")
+    if report.rejected:
+        table = Table("line", "reason", title="rejected rows")
+        for rejected in report.rejected:
+            table.add_row(str(rejected.line), rejected.reason)
+        err.print(table)
+
+
+def _read_table(path: Path) -> list[dict[str, object]]:
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        sheet = workbook.active
+        rows = list(sheet.iter_rows(values_only=True))
+        workbook.close()
+        if not rows:
+            return []
+        header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
+        return [dict(zip(header, row, strict=False)) for row in rows[1:] if any(v is not None for v in row)]
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames:
+            reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+        return [dict(row) for row in reader]
+
+
+@officers_app.command("add")
+def officers_add(
+    name: Annotated[str, typer.Option("--name", help="Officer's name.")],
+    role: Annotated[str, typer.Option("--role", help="grid_officer, grid_chief, community_leader, street_leader or admin.")],
+    scope: Annotated[str, typer.Option("--scope", help="Grid, community or street code.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create an officer and print a one-time invite code for `/join`."""
+    from bot.wiring import build_app
+    from handlers.admin import AdminError
+
+    application = build_app(_settings(db))
+    try:
+        officer, code = application.admin.add_officer(name=name, role=role, scope=scope, now=datetime.now(UTC))
+    except AdminError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    if json_out:
+        _print_json({"invite_code": code, "officer_id": officer.id, "role": role, "scope": scope})
+    else:
+        sys.stdout.write(f"{code}\n")
+        err.print(f"invite code for {name} ({role}, {scope}); send it to them: /join {code} (valid 7 days, one use)")
+
+
+@groups_app.command("link")
+def groups_link(
+    platform: Annotated[str, typer.Option("--platform", help="telegram or wechat.")],
+    chat_id: Annotated[str, typer.Option("--chat-id", help="The group's chat id on that platform.")],
+    community: Annotated[str, typer.Option("--community", help="Community code.")],
+    db: DbOption = None,
+) -> None:
+    """Link a chat group to a community, so posts there are filed for it."""
+    from bot.wiring import build_app
+    from handlers.admin import AdminError
+
+    application = build_app(_settings(db))
+    try:
+        application.admin.link_group(platform=platform, chat_id=chat_id, community=community)
+    except AdminError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    err.print(f"linked {platform} chat {chat_id} to community {community}")
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[str | None, typer.Option("--status", help="Only cases in this status.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many, newest first.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List cases (JSON lines with --json)."""
+    from bot.wiring import build_app
+
+    application = build_app(_settings(db))
+    rows = application.admin.list_cases(status=status, limit=limit)
+    if json_out:
+        for row in rows:
+            _print_json(row)
+        return
+    table = Table("code", "status", "category", "urgency", "grid", "assignee", "text")
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in ("code", "status", "category", "urgency", "grid", "assignee")),
+                      str(row["text"])[:40])
+    Console().print(table)
+
+
+@app.command("classify")
+def classify(json_out: JsonOption = True) -> None:
+    """Classify one post per line from stdin; write one JSON line per post."""
+    from analysis.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        _print_json(analyzer.analyze(text).as_dict())
+
+
+@app.command("demo")
+def demo(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Run a demo street through a simulated quarter (no token, no network)."""
+    from bot.demo import run_demo
+
+    with tempfile.TemporaryDirectory(prefix="minqing-demo-") as folder:
+        url = db or f"sqlite:///{Path(folder) / 'demo.db'}"
+        report = run_demo(url)
+    if json_out:
+        _print_json(report.as_dict())
+        return
+    _print_demo(report.as_dict())
+
+
+def _print_demo(data: dict[str, Any]) -> None:
+    console = Console()
+    console.rule("民情通 demo · 梧桐街道 · 2026年第三季度（模拟）")
+    console.print(
+        f"住户 {data['households']} 户 · 工作人员 {data['officers']} 名 · 绑定居民 {data['residents_bound']} 人 · "
+        f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · 群聊闲谈未登记 {data['ignored_chatter']} 条"
+    )
+    for title, key in (("按类别", "cases_by_category"), ("按状态", "cases_by_status"), ("按网格", "cases_by_grid"),
+                       ("按紧急程度", "cases_by_urgency"), ("发出的消息", "messages_by_kind")):
+        table = Table(title=title)
+        table.add_column("")
+        table.add_column("件数", justify="right")
+        for name, count in data[key].items():
+            table.add_row(str(name), str(count))
+        console.print(table)
+    console.rule("回执示例")
+    for ack in data["sample_acks"]:
+        console.print(ack)
+    console.rule("网格员收到的通知示例")
+    for notice in data["sample_notifications"]:
+        console.print(notice)
+        console.print()
+    console.print(f"用时 {data['seconds']} 秒")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

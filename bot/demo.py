@@ -1,0 +1,277 @@
+"""`minqing demo`: a demo street run through the same paths the bots use, on a simulated clock."""
+
+import csv
+import io
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from bot.settings import Settings
+from bot.wiring import App, build_app
+from handlers.clock import FixedClock
+from handlers.messages import CallbackQuery, IncomingMessage
+from storage.models import Case, Grid, Outbox
+
+STREET_START = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+COMMUNITIES = {"GH": ("桂花社区", ("桂花苑", "丹桂里")), "WT": ("梧桐社区", ("梧桐小区", "新桥家园"))}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅建国志强秀珍海燕"
+
+
+@dataclass(slots=True)
+class DemoReport:
+    households: int = 0
+    officers: int = 0
+    residents_bound: int = 0
+    posts_sent: int = 0
+    cases: int = 0
+    ignored_chatter: int = 0
+    by_category: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_grid: Counter[str] = field(default_factory=Counter)
+    by_urgency: Counter[str] = field(default_factory=Counter)
+    messages_by_kind: Counter[str] = field(default_factory=Counter)
+    sample_acks: list[str] = field(default_factory=list)
+    sample_notifications: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "households": self.households,
+            "officers": self.officers,
+            "residents_bound": self.residents_bound,
+            "posts_sent": self.posts_sent,
+            "cases": self.cases,
+            "ignored_chatter": self.ignored_chatter,
+            "cases_by_category": dict(self.by_category.most_common()),
+            "cases_by_status": dict(self.by_status.most_common()),
+            "cases_by_grid": dict(sorted(self.by_grid.items())),
+            "cases_by_urgency": dict(self.by_urgency.most_common()),
+            "messages_by_kind": dict(self.messages_by_kind.most_common()),
+            "sample_acks": self.sample_acks,
+            "sample_notifications": self.sample_notifications,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def demo_posts() -> list[dict[str, str]]:
+    text = resources.files("bot").joinpath("data/demo_posts.csv").read_text(encoding="utf-8")
+    return [row for row in csv.DictReader(io.StringIO(text)) if row.get("text", "").strip()]
+
+
+def household_rows(rng: random.Random) -> list[dict[str, str]]:
+    """About 900 households: 2 communities x 3 grids, 5 buildings a grid, 2 units, 6 floors x 2-3 rooms."""
+    rows: list[dict[str, str]] = []
+    for community in COMMUNITIES:
+        building = 0
+        for grid_no in range(1, 4):
+            grid = f"{community}-{grid_no:02d}"
+            for _ in range(5):
+                building += 1
+                for unit in (1, 2):
+                    for floor in range(1, 7):
+                        for door in range(1, 3 if (building + floor) % 3 else 4):
+                            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
+                            rows.append({
+                                "community": community, "grid": grid, "building": str(building), "unit": str(unit),
+                                "room": f"{floor}{door:02d}", "head_name": name,
+                                "phone": f"13{rng.randrange(10**8, 10**9)}",
+                                "tags": rng.choice(["", "", "", "独居老人", "低保户", "残疾人", "新市民"]),
+                            })
+    return rows
+
+
+class Demo:
+    def __init__(self, app: App, clock: FixedClock, seed: int = 7) -> None:
+        self.app = app
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.report = DemoReport()
+        self._message_id = 1000
+        self._delivered = 0
+
+    def _next_id(self) -> str:
+        self._message_id += 1
+        return str(self._message_id)
+
+    def say(self, *, chat_id: str, user_id: str, text: str, is_group: bool = False, mention: bool = False,
+            user_name: str = "") -> list[str]:
+        msg = IncomingMessage(
+            platform="demo", chat_id=chat_id, user_id=user_id, message_id=self._next_id(), text=text,
+            sent_at=self.clock.now(), is_group=is_group, user_name=user_name, mentions_bot=mention,
+        )
+        result = self.app.core.handle(msg)
+        return result.case_codes
+
+    def set_up_street(self) -> tuple[list[str], dict[str, list[str]]]:
+        admin = self.app.admin
+        households = household_rows(self.rng)
+        report = admin.import_households(households, now=self.clock.now())
+        self.report.households = report.imported
+        with self.app.db.transaction() as session:
+            from storage.models import Community, Street
+
+            street = session.exec(select(Street)).one()
+            street.name = "梧桐街道"
+            for code, (name, _) in COMMUNITIES.items():
+                community = session.exec(select(Community).where(Community.code == code)).one()
+                community.name = name
+        officers: dict[str, list[str]] = {}
+        invites: list[tuple[str, str]] = []
+        grid_codes = sorted(row["grid"] for row in {r["grid"]: r for r in households}.values())
+        for grid in grid_codes:
+            for role, label in (("grid_officer", "网格员"), ("grid_chief", "网格长")):
+                name = self.rng.choice(SURNAMES) + label
+                _, code = admin.add_officer(name=name, role=role, scope=grid, now=self.clock.now())
+                invites.append((f"officer-{grid}-{role}", code))
+                officers.setdefault(grid, []).append(f"officer-{grid}-{role}")
+        for community in COMMUNITIES:
+            _, code = admin.add_officer(name=f"{COMMUNITIES[community][0]}书记", role="community_leader",
+                                        scope=community, now=self.clock.now())
+            invites.append((f"leader-{community}", code))
+        _, code = admin.add_officer(name="街道主任", role="street_leader", scope="ST01", now=self.clock.now())
+        invites.append(("leader-street", code))
+        for user_id, code in invites:
+            self.say(chat_id=user_id, user_id=user_id, text=f"/join {code}")
+        self.report.officers = len(invites)
+        for community in COMMUNITIES:
+            admin.link_group(platform="demo", chat_id=f"group-{community}", community=community,
+                             title=f"{COMMUNITIES[community][0]}居民群")
+        # A third of the households have a resident who bound their chat account in private.
+        residents: list[str] = []
+        for index, row in enumerate(self.rng.sample(households, 300)):
+            user_id = f"resident-{index}"
+            variants = [
+                f"{row['building']}幢{row['unit']}单元{row['room']}",
+                f"{row['building']}栋{row['unit']}单元{row['room']}室",
+                f"{row['building']}号楼{row['unit']}单元{row['room']}",
+                f"{row['building']}-{row['unit']}-{row['room']}",
+            ]
+            self.say(chat_id=user_id, user_id=user_id,
+                     text=f"/bind {COMMUNITIES[row['community']][0]} {self.rng.choice(variants)}")
+            residents.append(f"{row['community']}:{user_id}")
+        self.report.residents_bound = len(residents)
+        return residents, officers
+
+    def run(self, days: int = 91) -> DemoReport:
+        import time
+
+        started = time.perf_counter()
+        residents, officers = self.set_up_street()
+        posts = demo_posts()
+        self.rng.shuffle(posts)
+        per_day = max(1, len(posts) // days + 1)
+        open_codes: list[tuple[str, str]] = []  # (code, reporter user id)
+        strangers = 0
+        for day in range(days):
+            self.clock.set(STREET_START + timedelta(days=day, hours=8))
+            for _ in range(per_day):
+                if not posts:
+                    break
+                row = posts.pop()
+                self.clock.advance(timedelta(minutes=self.rng.randrange(20, 160)))
+                if self.rng.random() < 0.8:
+                    community, user_id = self.rng.choice(residents).split(":")
+                else:
+                    strangers += 1
+                    community, user_id = self.rng.choice(list(COMMUNITIES)), f"stranger-{strangers}"
+                where = self.rng.random()
+                self.report.posts_sent += 1
+                if where < 0.35:
+                    codes = self.say(chat_id=user_id, user_id=user_id, text=row["text"])
+                elif where < 0.7:
+                    codes = self.say(chat_id=f"group-{community}", user_id=user_id, text=row["text"],
+                                     is_group=True, mention=True)
+                else:  # plain group message: filed only when triage calls it a matter
+                    codes = self.say(chat_id=f"group-{community}", user_id=user_id, text=row["text"], is_group=True)
+                    if not codes:
+                        self.report.ignored_chatter += 1
+                open_codes += [(code, user_id) for code in codes]
+            self.clock.set(STREET_START + timedelta(days=day, hours=17))
+            open_codes = self._officers_work(open_codes)
+            self._deliver()
+        self._collect()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _officers_work(self, open_codes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Officers answer most cases within a day or two and resolve many; residents rate."""
+        still_open: list[tuple[str, str]] = []
+        for code, reporter in open_codes:
+            case = self._case(code)
+            if case is None or case.assignee_id is None:
+                continue
+            officer = self._officer_user(case)
+            roll = self.rng.random()
+            if roll < 0.45:
+                self.say(chat_id=officer, user_id=officer, text=f"/reply {code} 您好，已收到，我们明天上午安排人上门查看。")
+                still_open.append((code, reporter))
+            elif roll < 0.8:
+                self.say(chat_id=officer, user_id=officer, text=f"/resolve {code} 已协调相关单位处理完毕，请您确认。")
+                score = self.rng.choices(["satisfied", "basically", "unsatisfied"], weights=[6, 3, 1])[0]
+                self.app.core.handle_callback(CallbackQuery(
+                    platform="demo", chat_id=reporter, user_id=reporter, query_id=self._next_id(),
+                    data=f"rate:{code}:{score}"))
+            elif roll < 0.85 and case.category == "other":
+                self.say(chat_id=officer, user_id=officer, text=f"/reject {code} 该事项不属于社区受理范围，已告知办理渠道。")
+            else:
+                still_open.append((code, reporter))
+        return still_open
+
+    def _case(self, code: str) -> Case | None:
+        with self.app.db.transaction() as session:
+            return session.exec(select(Case).where(Case.code == code)).first()
+
+    def _officer_user(self, case: Case) -> str:
+        from storage.models import ChatIdentity
+
+        with self.app.db.transaction() as session:
+            identity = session.exec(select(ChatIdentity).where(ChatIdentity.officer_id == case.assignee_id)).first()
+            return identity.user_id if identity else "nobody"
+
+    def _deliver(self) -> None:
+        """Stand-in for the platform: mark queued messages sent and keep a few samples."""
+        from handlers.messages import OutgoingMessage
+
+        with self.app.db.transaction() as session:
+            pending = session.exec(select(Outbox).where(col(Outbox.sent_at).is_(None)).order_by(col(Outbox.id))).all()
+            for row in pending:
+                message = OutgoingMessage.from_json(row.payload)
+                self.report.messages_by_kind[row.kind] += 1
+                if row.kind == "ack" and len(self.report.sample_acks) < 5:
+                    self.report.sample_acks.append(message.text)
+                if row.kind == "notify" and len(self.report.sample_notifications) < 2:
+                    self.report.sample_notifications.append(message.text)
+                row.sent_at = self.clock.now()
+                session.add(row)
+
+    def _collect(self) -> None:
+        with self.app.db.transaction() as session:
+            self.report.cases = session.exec(select(func.count()).select_from(Case)).one()
+            for category, count in session.exec(select(Case.category, func.count()).group_by(Case.category)).all():
+                self.report.by_category[category] = count
+            for status, count in session.exec(select(Case.status, func.count()).group_by(Case.status)).all():
+                self.report.by_status[status] = count
+            for urgency, count in session.exec(select(Case.urgency, func.count()).group_by(Case.urgency)).all():
+                self.report.by_urgency[urgency] = count
+            for grid, count in session.exec(
+                select(Grid.code, func.count()).join(Case, col(Case.grid_id) == Grid.id).group_by(Grid.code)
+            ).all():
+                self.report.by_grid[grid] = count
+            unrouted = session.exec(select(func.count()).select_from(Case).where(col(Case.grid_id).is_(None))).one()
+            if unrouted:
+                self.report.by_grid["(未定网格)"] = unrouted
+
+
+def run_demo(database_url: str) -> DemoReport:
+    clock = FixedClock(STREET_START)
+    app = build_app(Settings(database_url=database_url), clock=clock)
+    try:
+        return Demo(app, clock).run()
+    finally:
+        app.db.dispose()

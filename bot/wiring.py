@@ -1,0 +1,30 @@
+"""The one place that builds the application from settings (ports and adapters' bootstrap)."""
+
+from dataclasses import dataclass
+
+from analysis.analyzer import Analyzer
+from analysis.taxonomy import load_taxonomy
+from bot.settings import Settings
+from handlers.admin import Admin
+from handlers.clock import Clock, SystemClock
+from handlers.service import Minqing
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    settings: Settings
+    db: Database
+    core: Minqing
+    admin: Admin
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Migrate the database, load jieba and the model once, and wire the core."""
+    if migrate:
+        upgrade(settings.database_url)
+    db = Database.from_url(settings.database_url)
+    analyzer = Analyzer(taxonomy=load_taxonomy(settings.taxonomy_path))
+    core = Minqing(db=db, analyzer=analyzer, clock=clock or SystemClock(), settings=settings.core())
+    return App(settings=settings, db=db, core=core, admin=Admin(db))

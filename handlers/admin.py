@@ -1,0 +1,236 @@
+"""What the admin does from the command line: households, officers, groups, case listings."""
+
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from analysis.address import extract_address
+from storage.db import Database
+from storage.models import (
+    Case,
+    ChatGroup,
+    Community,
+    Grid,
+    Household,
+    InviteCode,
+    Officer,
+    Post,
+    Role,
+    Street,
+)
+
+HOUSEHOLD_COLUMNS = ("community", "grid", "building", "unit", "room", "head_name", "phone", "tags")
+REQUIRED_COLUMNS = ("community", "grid", "building", "room")
+DEFAULT_STREET = "ST01"
+# Invite codes avoid look-alike characters (0/O, 1/I/L) because officers type them by hand.
+_INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+class AdminError(ValueError):
+    """A command-line request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+    communities_created: list[str] = field(default_factory=list)
+    grids_created: list[str] = field(default_factory=list)
+
+
+def _clean(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _number_part(raw: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        raw = raw.removesuffix(suffix)
+    return str(int(raw)) if raw.isdigit() else raw
+
+
+def normalise_household_row(row: Mapping[str, object]) -> tuple[dict[str, str] | None, str]:
+    """A clean household row, or None and the reason it was rejected."""
+    values = {key: _clean(row.get(key)) for key in HOUSEHOLD_COLUMNS}
+    missing = [key for key in REQUIRED_COLUMNS if not values[key]]
+    if missing:
+        return None, f"缺少必填列：{', '.join(missing)}"
+    values["building"] = _number_part(values["building"], ("号楼", "幢", "栋", "号"))
+    values["unit"] = _number_part(values["unit"], ("单元",))
+    values["room"] = _number_part(values["room"], ("室", "号"))
+    probe = extract_address(f"{values['building']}幢{values['unit'] + '单元' if values['unit'] else ''}{values['room']}室")
+    if probe is None or not probe.is_complete or not values["room"].isdigit():
+        return None, f"住址无法识别：{values['building']}幢{values['unit']}单元{values['room']}"
+    if len(values["community"]) > 32 or len(values["grid"]) > 32:
+        return None, "社区或网格编号过长（最多32字符）"
+    phone = values["phone"].replace("-", "").replace(" ", "")
+    if phone and not (phone.isdigit() and 7 <= len(phone) <= 15):
+        return None, f"电话号码格式不对：{values['phone']}"
+    values["phone"] = phone
+    return values, ""
+
+
+class Admin:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure_street(self, session: Session, code: str = DEFAULT_STREET, name: str = "街道") -> Street:
+        street = session.exec(select(Street).where(Street.code == code)).first()
+        if street is None:
+            street = Street(code=code, name=name)
+            session.add(street)
+            session.flush()
+        return street
+
+    def import_households(
+        self, rows: Iterable[Mapping[str, object]], *, now: datetime, first_line: int = 2,
+        progress: Iterator[None] | None = None,
+    ) -> ImportReport:
+        """Create or update households (and their communities and grids) in one transaction."""
+        report = ImportReport()
+        with self.db.transaction() as session:
+            street = self.ensure_street(session)
+            communities = {c.code: c for c in session.exec(select(Community)).all()}
+            grids = {g.code: g for g in session.exec(select(Grid)).all()}
+            existing = {
+                (h.community_id, h.building, h.unit, h.room): h for h in session.exec(select(Household)).all()
+            }
+            seen: set[tuple[int, str, str, str]] = set()
+            for offset, raw in enumerate(rows):
+                if progress is not None:
+                    next(progress, None)
+                line = first_line + offset
+                values, reason = normalise_household_row(raw)
+                if values is None:
+                    report.rejected.append(RejectedRow(line, reason))
+                    continue
+                community = communities.get(values["community"])
+                if community is None:
+                    community = Community(code=values["community"], name=values["community"], street_id=street.id or 0)
+                    session.add(community)
+                    session.flush()
+                    communities[community.code] = community
+                    report.communities_created.append(community.code)
+                grid = grids.get(values["grid"])
+                if grid is None:
+                    grid = Grid(code=values["grid"], name=values["grid"], community_id=community.id or 0)
+                    session.add(grid)
+                    session.flush()
+                    grids[grid.code] = grid
+                    report.grids_created.append(grid.code)
+                elif grid.community_id != community.id:
+                    report.rejected.append(RejectedRow(line, f"网格 {grid.code} 属于另一个社区"))
+                    continue
+                key = (community.id or 0, values["building"], values["unit"], values["room"])
+                if key in seen:
+                    report.rejected.append(RejectedRow(line, "与前面的行住址重复"))
+                    continue
+                seen.add(key)
+                household = existing.get(key)
+                if household is None:
+                    household = Household(community_id=key[0], grid_id=grid.id or 0, building=key[1], unit=key[2],
+                                          room=key[3], created_at=now)
+                    report.imported += 1
+                else:
+                    report.updated += 1
+                household.grid_id = grid.id or 0
+                household.head_name = values["head_name"][:64]
+                household.phone = values["phone"]
+                household.tags = ";".join(tag.strip() for tag in values["tags"].split(";") if tag.strip())[:256]
+                session.add(household)
+        return report
+
+    def add_officer(
+        self, *, name: str, role: str, scope: str, now: datetime, invite_ttl: timedelta = timedelta(days=7)
+    ) -> tuple[Officer, str]:
+        """Create an officer and a one-time invite code for them."""
+        if role not in {r.value for r in Role}:
+            raise AdminError(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}")
+        if not name.strip():
+            raise AdminError("name must not be empty")
+        with self.db.transaction() as session:
+            officer = Officer(name=name.strip()[:64], role=role, scope_code=scope, created_at=now)
+            if role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
+                grid = session.exec(select(Grid).where(Grid.code == scope)).first()
+                if grid is None:
+                    raise AdminError(f"no grid with code {scope!r} (a {role} needs a grid scope)")
+                officer.grid_id = grid.id
+                officer.community_id = grid.community_id
+            elif role == Role.COMMUNITY_LEADER:
+                community = session.exec(select(Community).where(Community.code == scope)).first()
+                if community is None:
+                    raise AdminError(f"no community with code {scope!r}")
+                officer.community_id = community.id
+            else:
+                street = session.exec(select(Street).where(Street.code == scope)).first()
+                if street is None and role == Role.ADMIN:
+                    street = self.ensure_street(session, scope)
+                if street is None:
+                    raise AdminError(f"no street with code {scope!r}")
+                officer.street_id = street.id
+            session.add(officer)
+            session.flush()
+            code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(10))
+            session.add(InviteCode(code=code, officer_id=officer.id or 0, expires_at=now + invite_ttl))
+        return officer, code
+
+    def link_group(self, *, platform: str, chat_id: str, community: str, title: str = "") -> ChatGroup:
+        with self.db.transaction() as session:
+            found = session.exec(select(Community).where(Community.code == community)).first()
+            if found is None:
+                raise AdminError(f"no community with code {community!r}")
+            group = session.exec(
+                select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)
+            ).first()
+            if group is None:
+                group = ChatGroup(platform=platform, chat_id=chat_id, community_id=found.id or 0, title=title)
+            group.community_id = found.id or 0
+            session.add(group)
+        return group
+
+    def list_cases(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, object]]:
+        """Cases with the fields of the command-line contract, newest first."""
+        with self.db.transaction() as session:
+            query = (
+                select(Case, Post, Grid, Household, Officer)
+                .join(Post, col(Post.id) == Case.post_id)
+                .join(Grid, col(Grid.id) == Case.grid_id, isouter=True)
+                .join(Household, col(Household.id) == Case.household_id, isouter=True)
+                .join(Officer, col(Officer.id) == Case.assignee_id, isouter=True)
+                .order_by(col(Case.id).desc())
+            )
+            if status:
+                query = query.where(Case.status == status)
+            if limit:
+                query = query.limit(limit)
+            rows = session.exec(query).all()
+            return [
+                {
+                    "code": case.code,
+                    "status": case.status,
+                    "category": case.category,
+                    "intent": case.intent,
+                    "urgency": case.urgency,
+                    "polarity": case.polarity,
+                    "grid": grid.code if grid else None,
+                    "household": f"{h.building}-{h.unit}-{h.room}" if h else None,
+                    "assignee": officer.name if officer else None,
+                    "created_at": case.created_at.isoformat(),
+                    "first_reply_due": case.first_reply_due.isoformat(),
+                    "text": post.text,
+                }
+                for case, post, grid, h, officer in rows
+            ]

@@ -1,0 +1,94 @@
+"""Messages crossing the boundary between chat platforms and the core."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A platform file reference (photo, voice, video, document); the file stays on the platform."""
+
+    kind: str
+    file_id: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotedMessage:
+    """The message an incoming message replies to (used by an officer's ``/file``)."""
+
+    message_id: str
+    user_id: str
+    user_name: str
+    text: str
+    sent_at: datetime
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    platform: str
+    chat_id: str
+    user_id: str
+    message_id: str
+    text: str
+    sent_at: datetime
+    is_group: bool = False
+    user_name: str = ""
+    chat_title: str = ""
+    mentions_bot: bool = False
+    reply_to: QuotedMessage | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    callback_data: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """Something to send; ``kind`` names why (ack, reply, notify, alert, digest) for rate limits and logs."""
+
+    platform: str
+    chat_id: str
+    text: str
+    kind: str = "reply"
+    reply_to_message_id: str | None = None
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    photo_ref: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> "OutgoingMessage":
+        data = json.loads(raw)
+        rows = tuple(tuple(Button(**b) for b in row) for row in data.pop("buttons", ()))
+        return cls(buttons=rows, **data)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackQuery:
+    """A press on an inline button."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    query_id: str
+    data: str
+    message_id: str = ""
+    is_group: bool = False
+
+
+@dataclass(slots=True)
+class HandlerResult:
+    """What one incoming message caused: messages queued for delivery and cases touched."""
+
+    messages: list[OutgoingMessage] = field(default_factory=list)
+    case_codes: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    #: A short answer for the platform's callback toast, when the input was a button press.
+    toast: str = ""

@@ -1,0 +1,318 @@
+"""The domain model as SQLModel tables (one table per class, singular names).
+
+All timestamps are stored as UTC and come back timezone-aware, on SQLite as well as PostgreSQL.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts(*, nullable: bool = False, index: bool = False) -> datetime:
+    """A UTC timestamp column; required unless nullable."""
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)  # type: ignore[no-any-return]
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)  # type: ignore[no-any-return]
+
+
+class Role(StrEnum):
+    GRID_OFFICER = "grid_officer"
+    GRID_CHIEF = "grid_chief"
+    COMMUNITY_LEADER = "community_leader"
+    STREET_LEADER = "street_leader"
+    ADMIN = "admin"
+
+
+class CaseStatus(StrEnum):
+    RECEIVED = "received"
+    ASSIGNED = "assigned"
+    REPLIED = "replied"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    TRANSFERRED = "transferred"
+    ESCALATED = "escalated"
+    MERGED = "merged"
+    REJECTED = "rejected"
+
+
+#: Statuses in which a case still waits for the community to act.
+OPEN_STATUSES: tuple[CaseStatus, ...] = (
+    CaseStatus.RECEIVED,
+    CaseStatus.ASSIGNED,
+    CaseStatus.REPLIED,
+    CaseStatus.REOPENED,
+    CaseStatus.TRANSFERRED,
+    CaseStatus.ESCALATED,
+)
+
+
+class Street(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+    street_id: int = Field(foreign_key="street.id", index=True)
+
+
+class Grid(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=64)
+    community_id: int = Field(foreign_key="community.id", index=True)
+
+
+class Household(SQLModel, table=True):
+    """一户一档: one household's file; the address is unique within a community."""
+
+    __table_args__ = (sa.UniqueConstraint("community_id", "building", "unit", "room"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    grid_id: int = Field(foreign_key="grid.id", index=True)
+    building: str = Field(max_length=16)
+    unit: str = Field(default="", max_length=16)
+    room: str = Field(max_length=16)
+    head_name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=32)
+    tags: str = Field(default="", max_length=256)
+    created_at: datetime = ts()
+
+
+class Resident(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    display_name: str = Field(default="", max_length=128)
+    created_at: datetime = ts()
+
+
+class Officer(SQLModel, table=True):
+    """A grid officer, chief, leader or admin; scope is a grid, community or street code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    role: str = Field(max_length=32)
+    scope_code: str = Field(max_length=32)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id")
+    active: bool = True
+    created_at: datetime = ts()
+
+
+class InviteCode(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    officer_id: int = Field(foreign_key="officer.id")
+    expires_at: datetime = ts()
+    used_at: datetime | None = ts(nullable=True)
+
+
+class ChatIdentity(SQLModel, table=True):
+    """A platform account (Telegram user id, WeChat OpenID) and who it is in our model."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=128)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    officer_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
+    created_at: datetime = ts()
+
+
+class ChatGroup(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    community_id: int = Field(foreign_key="community.id")
+    title: str = Field(default="", max_length=128)
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every incoming message that changed something, so a redelivered update changes nothing twice."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    received_at: datetime = ts()
+
+
+class Post(SQLModel, table=True):
+    """Every message the bot decided to file, raw text kept; unique per platform message."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    user_id: str = Field(max_length=64)
+    is_group: bool = False
+    text: str
+    attachments: str = Field(default="", description="JSON list of file references")
+    posted_at: datetime = ts()
+    created_at: datetime = ts()
+
+
+class Case(SQLModel, table=True):
+    """诉求: one filed matter, its routing, deadlines and outcome."""
+
+    __table_args__ = (
+        # The overdue checks scan open cases by deadline; keep that index-driven.
+        sa.Index("ix_case_open_first_reply", "first_reply_due", sqlite_where=sa.text("first_replied_at IS NULL"),
+                 postgresql_where=sa.text("first_replied_at IS NULL")),
+        sa.Index("ix_case_open_resolution", "resolution_due", sqlite_where=sa.text("resolved_at IS NULL"),
+                 postgresql_where=sa.text("resolved_at IS NULL")),
+        sa.Index("ix_case_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, unique=True, max_length=32)
+    post_id: int = Field(foreign_key="post.id", unique=True)
+    reporter_identity_id: int | None = Field(default=None, foreign_key="chatidentity.id", index=True)
+    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
+    category: str = Field(max_length=32)
+    intent: str = Field(max_length=32)
+    urgency: str = Field(max_length=16)
+    polarity: str = Field(max_length=16)
+    intensity: float = 0.0
+    confidence: float = 0.0
+    keywords: str = Field(default="", max_length=512)
+    address: str = Field(default="", max_length=128)
+    status: str = Field(default=CaseStatus.RECEIVED, max_length=16, index=True)
+    first_reply_due: datetime = ts()
+    resolution_due: datetime = ts()
+    first_replied_at: datetime | None = ts(nullable=True)
+    resolved_at: datetime | None = ts(nullable=True)
+    closed_at: datetime | None = ts(nullable=True)
+    rating: str | None = Field(default=None, max_length=16)
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only history of every change to a case; also the audit log."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(max_length=32)
+    actor_identity_id: int | None = Field(default=None, foreign_key="chatidentity.id")
+    actor_officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    detail: str = ""
+    at: datetime = ts()
+
+
+class Visit(SQLModel, table=True):
+    """走访: an officer's visit to a household."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    note: str = ""
+    at: datetime = ts()
+
+
+class Rating(SQLModel, table=True):
+    """A resident's satisfaction rating of a resolved case (one per case and identity)."""
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "identity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    identity_id: int = Field(foreign_key="chatidentity.id")
+    score: str = Field(max_length=16)
+    at: datetime = ts()
+
+
+class Digest(SQLModel, table=True):
+    """A 民情分析 digest; unique per (kind, period, scope) so it is produced once."""
+
+    __table_args__ = (sa.UniqueConstraint("kind", "period_start", "scope_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    period_start: datetime = ts()
+    period_end: datetime = ts()
+    scope_code: str = Field(max_length=32)
+    text: str = ""
+    figures: str = Field(default="", description="JSON of the computed figures")
+    chart_png: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    created_at: datetime = ts()
+
+
+class AlertSent(SQLModel, table=True):
+    """An overdue alert; unique per (case, kind, level) so it is sent once."""
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "kind", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(max_length=16)
+    level: int
+    sent_at: datetime = ts()
+
+
+class Outbox(SQLModel, table=True):
+    """Every message to a user, written in the transaction that caused it and delivered afterwards.
+
+    This is the one outgoing path: a crash after commit never loses a message, and a message is
+    written exactly once because it shares the transaction of the change it reports.
+    """
+
+    __table_args__ = (sa.Index("ix_outbox_pending", "id", sqlite_where=sa.text("sent_at IS NULL"),
+                               postgresql_where=sa.text("sent_at IS NULL")),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    payload: str = Field(description="JSON of the OutgoingMessage")
+    created_at: datetime = ts()
+    not_before: datetime | None = ts(nullable=True)
+    attempts: int = 0
+    sent_at: datetime | None = ts(nullable=True)
+    error: str = ""

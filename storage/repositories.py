@@ -1,0 +1,199 @@
+"""Queries and writes the core needs, as keyword-only functions over a session."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, func, select
+
+from storage.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    ChatGroup,
+    ChatIdentity,
+    Community,
+    Grid,
+    Household,
+    InboundMessage,
+    Officer,
+    Outbox,
+    Post,
+    Role,
+)
+
+
+def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when a row was written."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = builder(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_message(*, session: Session, platform: str, chat_id: str, message_id: str, at: datetime) -> bool:
+    """Record that this message is being handled; False when it already was (a redelivery)."""
+    return insert_ignoring_conflict(
+        session,
+        InboundMessage.__table__,
+        {"platform": platform, "chat_id": chat_id, "message_id": message_id, "received_at": at},
+    )
+
+
+def get_or_create_identity(
+    *, session: Session, platform: str, user_id: str, display_name: str, at: datetime
+) -> ChatIdentity:
+    identity = session.exec(
+        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
+    ).first()
+    if identity is not None:
+        return identity
+    insert_ignoring_conflict(
+        session,
+        ChatIdentity.__table__,
+        {"platform": platform, "user_id": user_id, "display_name": display_name[:128],
+         "created_at": at},
+    )
+    return session.exec(
+        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
+    ).one()
+
+
+def find_identity(*, session: Session, platform: str, user_id: str) -> ChatIdentity | None:
+    return session.exec(
+        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
+    ).first()
+
+
+def group_for_chat(*, session: Session, platform: str, chat_id: str) -> ChatGroup | None:
+    return session.exec(select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)).first()
+
+
+def find_households(
+    *, session: Session, building: str, unit: str, room: str, community_ids: Iterable[int] | None = None
+) -> Sequence[Household]:
+    query = select(Household).where(Household.building == building, Household.room == room)
+    if unit:
+        query = query.where(Household.unit == unit)
+    if community_ids is not None:
+        query = query.where(col(Household.community_id).in_(list(community_ids)))
+    return session.exec(query.limit(5)).all()
+
+
+def grid_of_building(*, session: Session, community_id: int, building: str) -> int | None:
+    """The grid that holds most households of a building, when the text names only the building."""
+    row = session.exec(
+        select(Household.grid_id, func.count())
+        .where(Household.community_id == community_id, Household.building == building)
+        .group_by(Household.grid_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def pick_assignee(*, session: Session, grid_id: int | None, community_id: int | None) -> Officer | None:
+    """The grid's officer with the fewest open cases, else its chief, else a community or street leader."""
+    if grid_id is not None:
+        for role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
+            open_load = (
+                select(func.count())
+                .where(Case.assignee_id == Officer.id, col(Case.status).in_(OPEN_STATUSES))
+                .correlate(Officer)
+                .scalar_subquery()
+            )
+            officer = session.exec(
+                select(Officer)
+                .where(Officer.grid_id == grid_id, Officer.role == role, col(Officer.active).is_(True))
+                .order_by(open_load, Officer.id)
+                .limit(1)
+            ).first()
+            if officer is not None:
+                return officer
+    if community_id is not None:
+        officer = session.exec(
+            select(Officer)
+            .where(Officer.community_id == community_id, Officer.role == Role.COMMUNITY_LEADER, col(Officer.active).is_(True))
+            .order_by(Officer.id)
+        ).first()
+        if officer is not None:
+            return officer
+    return session.exec(
+        select(Officer)
+        .where(col(Officer.role).in_([Role.STREET_LEADER, Role.ADMIN]), col(Officer.active).is_(True))
+        .order_by(Officer.role.desc(), Officer.id)  # type: ignore[attr-defined]
+    ).first()
+
+
+def grid_chiefs(*, session: Session, grid_id: int) -> Sequence[Officer]:
+    return session.exec(
+        select(Officer).where(Officer.grid_id == grid_id, Officer.role == Role.GRID_CHIEF, col(Officer.active).is_(True))
+    ).all()
+
+
+def identities_of_officer(*, session: Session, officer_id: int) -> Sequence[ChatIdentity]:
+    return session.exec(select(ChatIdentity).where(ChatIdentity.officer_id == officer_id)).all()
+
+
+def case_by_code(*, session: Session, code: str) -> Case | None:
+    return session.exec(select(Case).where(Case.code == code)).first()
+
+
+def post_of(*, session: Session, case: Case) -> Post:
+    post = session.get(Post, case.post_id)
+    if post is None:  # pragma: no cover - guarded by the foreign key
+        raise LookupError(case.post_id)
+    return post
+
+
+def add_event(
+    *,
+    session: Session,
+    case: Case,
+    kind: str,
+    at: datetime,
+    detail: str = "",
+    from_status: str | None = None,
+    actor_identity_id: int | None = None,
+    actor_officer_id: int | None = None,
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case.id or 0,
+            kind=kind,
+            at=at,
+            detail=detail,
+            from_status=from_status,
+            to_status=case.status,
+            actor_identity_id=actor_identity_id,
+            actor_officer_id=actor_officer_id,
+        )
+    )
+
+
+def events_of(*, session: Session, case_id: int) -> Sequence[CaseEvent]:
+    return session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
+
+
+def queue_outgoing(*, session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Write messages to the outbox in the caller's transaction."""
+    batch = list(rows)
+    if batch:
+        session.execute(sa.insert(Outbox), batch)
+
+
+def grid_by_code(*, session: Session, code: str) -> Grid | None:
+    return session.exec(select(Grid).where(Grid.code == code)).first()
+
+
+def community_by_code_or_name(*, session: Session, needle: str) -> Community | None:
+    return session.exec(
+        select(Community).where((Community.code == needle) | (Community.name == needle))
+    ).first()
+
+
+def communities(*, session: Session) -> Sequence[Community]:
+    return session.exec(select(Community).order_by(col(Community.id))).all()
