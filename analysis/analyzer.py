@@ -4,9 +4,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
-
-import jieba.analyse
 
 from analysis.address import Address, extract_address
 from analysis.classifier import KeywordClassifier, TextClassifier
@@ -17,10 +16,12 @@ from analysis.tokenizer import get_tokenizer
 #: Posts longer than this are analysed on their head only; the full text is still stored.
 MAX_ANALYSED_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_KEYWORD_STOP = frozenset(
-    "我们 你们 他们 我家 现在 今天 昨天 这个 那个 一下 一直 没有 什么 怎么 可以 还是 就是 已经 真的 问题 "
-    "反映 希望 请问 谢谢 麻烦 大家 小区 社区 楼下 楼上 单元 有人 时候 能不能 为什么 到底 一个 不是 还有".split()
-)
+
+
+@cache
+def _keyword_stop_words() -> frozenset[str]:
+    text = resources.files("analysis").joinpath("data/stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +60,24 @@ def clean_text(text: str) -> str:
 
 @cache
 def _idf() -> tuple[dict[str, float], float]:
-    table = jieba.analyse.TFIDF()
-    return table.idf_freq, table.median_idf
+    """jieba's IDF table (the one jieba.analyse uses), read directly: its loader leaks the file."""
+    text = resources.files("jieba").joinpath("analyse/idf.txt").read_text(encoding="utf-8")
+    table: dict[str, float] = {}
+    for line in text.splitlines():
+        word, _, value = line.rpartition(" ")
+        if word:
+            table[word] = float(value)
+    values = sorted(table.values())
+    return table, values[len(values) // 2]
 
 
 def extract_keywords(tokens: list[str], limit: int = 5) -> tuple[str, ...]:
     """TF-IDF keywords of one post from jieba's IDF table, without domain stop words."""
     idf, median = _idf()
+    stop = _keyword_stop_words()
     weights: dict[str, float] = {}
     for token in tokens:
-        if len(token) < 2 or token in _KEYWORD_STOP or token.isdigit() or not any("\u4e00" <= c <= "\u9fff" for c in token):
+        if len(token) < 2 or token in stop or token.isdigit() or not any("\u4e00" <= c <= "\u9fff" for c in token):
             continue
         weights[token] = weights.get(token, 0.0) + idf.get(token, median)
     ranked = sorted(weights, key=lambda t: (-weights[t], t))

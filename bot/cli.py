@@ -33,7 +33,9 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(cases_app, name="cases")
 
 err = Console(stderr=True)
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
@@ -50,8 +52,11 @@ def _print_json(payload: Any) -> None:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @db_app.command("upgrade")
@@ -125,7 +130,9 @@ def _read_table(path: Path) -> list[dict[str, object]]:
 @officers_app.command("add")
 def officers_add(
     name: Annotated[str, typer.Option("--name", help="Officer's name.")],
-    role: Annotated[str, typer.Option("--role", help="grid_officer, grid_chief, community_leader, street_leader or admin.")],
+    role: Annotated[
+        str, typer.Option("--role", help="grid_officer, grid_chief, community_leader, street_leader or admin.")
+    ],
     scope: Annotated[str, typer.Option("--scope", help="Grid, community or street code.")],
     db: DbOption = None,
     json_out: JsonOption = False,
@@ -185,8 +192,10 @@ def cases_list(
         return
     table = Table("code", "status", "category", "urgency", "grid", "assignee", "text")
     for row in rows:
-        table.add_row(*(str(row[k] or "") for k in ("code", "status", "category", "urgency", "grid", "assignee")),
-                      str(row["text"])[:40])
+        table.add_row(
+            *(str(row[k] or "") for k in ("code", "status", "category", "urgency", "grid", "assignee")),
+            str(row["text"])[:40],
+        )
     Console().print(table)
 
 
@@ -224,8 +233,13 @@ def _print_demo(data: dict[str, Any]) -> None:
         f"住户 {data['households']} 户 · 工作人员 {data['officers']} 名 · 绑定居民 {data['residents_bound']} 人 · "
         f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · 群聊闲谈未登记 {data['ignored_chatter']} 条"
     )
-    for title, key in (("按类别", "cases_by_category"), ("按状态", "cases_by_status"), ("按网格", "cases_by_grid"),
-                       ("按紧急程度", "cases_by_urgency"), ("发出的消息", "messages_by_kind")):
+    for title, key in (
+        ("按类别", "cases_by_category"),
+        ("按状态", "cases_by_status"),
+        ("按网格", "cases_by_grid"),
+        ("按紧急程度", "cases_by_urgency"),
+        ("发出的消息", "messages_by_kind"),
+    ):
         table = Table(title=title)
         table.add_column("")
         table.add_column("件数", justify="right")

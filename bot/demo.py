@@ -76,13 +76,23 @@ def household_rows(rng: random.Random) -> list[dict[str, str]]:
                 for unit in (1, 2):
                     for floor in range(1, 7):
                         for door in range(1, 3 if (building + floor) % 3 else 4):
-                            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
-                            rows.append({
-                                "community": community, "grid": grid, "building": str(building), "unit": str(unit),
-                                "room": f"{floor}{door:02d}", "head_name": name,
-                                "phone": f"13{rng.randrange(10**8, 10**9)}",
-                                "tags": rng.choice(["", "", "", "独居老人", "低保户", "残疾人", "新市民"]),
-                            })
+                            name = (
+                                rng.choice(SURNAMES)
+                                + rng.choice(GIVEN)
+                                + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
+                            )
+                            rows.append(
+                                {
+                                    "community": community,
+                                    "grid": grid,
+                                    "building": str(building),
+                                    "unit": str(unit),
+                                    "room": f"{floor}{door:02d}",
+                                    "head_name": name,
+                                    "phone": f"13{rng.randrange(10**8, 10**9)}",
+                                    "tags": rng.choice(["", "", "", "独居老人", "低保户", "残疾人", "新市民"]),
+                                }
+                            )
     return rows
 
 
@@ -99,11 +109,26 @@ class Demo:
         self._message_id += 1
         return str(self._message_id)
 
-    def say(self, *, chat_id: str, user_id: str, text: str, is_group: bool = False, mention: bool = False,
-            user_name: str = "") -> list[str]:
+    def say(
+        self,
+        *,
+        chat_id: str,
+        user_id: str,
+        text: str,
+        is_group: bool = False,
+        mention: bool = False,
+        user_name: str = "",
+    ) -> list[str]:
         msg = IncomingMessage(
-            platform="demo", chat_id=chat_id, user_id=user_id, message_id=self._next_id(), text=text,
-            sent_at=self.clock.now(), is_group=is_group, user_name=user_name, mentions_bot=mention,
+            platform="demo",
+            chat_id=chat_id,
+            user_id=user_id,
+            message_id=self._next_id(),
+            text=text,
+            sent_at=self.clock.now(),
+            is_group=is_group,
+            user_name=user_name,
+            mentions_bot=mention,
         )
         result = self.app.core.handle(msg)
         return result.case_codes
@@ -119,8 +144,8 @@ class Demo:
             street = session.exec(select(Street)).one()
             street.name = "梧桐街道"
             for code, (name, _) in COMMUNITIES.items():
-                community = session.exec(select(Community).where(Community.code == code)).one()
-                community.name = name
+                community_row = session.exec(select(Community).where(Community.code == code)).one()
+                community_row.name = name
         officers: dict[str, list[str]] = {}
         invites: list[tuple[str, str]] = []
         grid_codes = sorted(row["grid"] for row in {r["grid"]: r for r in households}.values())
@@ -131,8 +156,9 @@ class Demo:
                 invites.append((f"officer-{grid}-{role}", code))
                 officers.setdefault(grid, []).append(f"officer-{grid}-{role}")
         for community in COMMUNITIES:
-            _, code = admin.add_officer(name=f"{COMMUNITIES[community][0]}书记", role="community_leader",
-                                        scope=community, now=self.clock.now())
+            _, code = admin.add_officer(
+                name=f"{COMMUNITIES[community][0]}书记", role="community_leader", scope=community, now=self.clock.now()
+            )
             invites.append((f"leader-{community}", code))
         _, code = admin.add_officer(name="街道主任", role="street_leader", scope="ST01", now=self.clock.now())
         invites.append(("leader-street", code))
@@ -140,8 +166,12 @@ class Demo:
             self.say(chat_id=user_id, user_id=user_id, text=f"/join {code}")
         self.report.officers = len(invites)
         for community in COMMUNITIES:
-            admin.link_group(platform="demo", chat_id=f"group-{community}", community=community,
-                             title=f"{COMMUNITIES[community][0]}居民群")
+            admin.link_group(
+                platform="demo",
+                chat_id=f"group-{community}",
+                community=community,
+                title=f"{COMMUNITIES[community][0]}居民群",
+            )
         # A third of the households have a resident who bound their chat account in private.
         residents: list[str] = []
         for index, row in enumerate(self.rng.sample(households, 300)):
@@ -152,8 +182,11 @@ class Demo:
                 f"{row['building']}号楼{row['unit']}单元{row['room']}",
                 f"{row['building']}-{row['unit']}-{row['room']}",
             ]
-            self.say(chat_id=user_id, user_id=user_id,
-                     text=f"/bind {COMMUNITIES[row['community']][0]} {self.rng.choice(variants)}")
+            self.say(
+                chat_id=user_id,
+                user_id=user_id,
+                text=f"/bind {COMMUNITIES[row['community']][0]} {self.rng.choice(variants)}",
+            )
             residents.append(f"{row['community']}:{user_id}")
         self.report.residents_bound = len(residents)
         return residents, officers
@@ -162,7 +195,7 @@ class Demo:
         import time
 
         started = time.perf_counter()
-        residents, officers = self.set_up_street()
+        residents, _officers = self.set_up_street()
         posts = demo_posts()
         self.rng.shuffle(posts)
         per_day = max(1, len(posts) // days + 1)
@@ -185,8 +218,9 @@ class Demo:
                 if where < 0.35:
                     codes = self.say(chat_id=user_id, user_id=user_id, text=row["text"])
                 elif where < 0.7:
-                    codes = self.say(chat_id=f"group-{community}", user_id=user_id, text=row["text"],
-                                     is_group=True, mention=True)
+                    codes = self.say(
+                        chat_id=f"group-{community}", user_id=user_id, text=row["text"], is_group=True, mention=True
+                    )
                 else:  # plain group message: filed only when triage calls it a matter
                     codes = self.say(chat_id=f"group-{community}", user_id=user_id, text=row["text"], is_group=True)
                     if not codes:
@@ -209,16 +243,26 @@ class Demo:
             officer = self._officer_user(case)
             roll = self.rng.random()
             if roll < 0.45:
-                self.say(chat_id=officer, user_id=officer, text=f"/reply {code} 您好，已收到，我们明天上午安排人上门查看。")
+                self.say(
+                    chat_id=officer, user_id=officer, text=f"/reply {code} 您好，已收到，我们明天上午安排人上门查看。"
+                )
                 still_open.append((code, reporter))
             elif roll < 0.8:
                 self.say(chat_id=officer, user_id=officer, text=f"/resolve {code} 已协调相关单位处理完毕，请您确认。")
                 score = self.rng.choices(["satisfied", "basically", "unsatisfied"], weights=[6, 3, 1])[0]
-                self.app.core.handle_callback(CallbackQuery(
-                    platform="demo", chat_id=reporter, user_id=reporter, query_id=self._next_id(),
-                    data=f"rate:{code}:{score}"))
+                self.app.core.handle_callback(
+                    CallbackQuery(
+                        platform="demo",
+                        chat_id=reporter,
+                        user_id=reporter,
+                        query_id=self._next_id(),
+                        data=f"rate:{code}:{score}",
+                    )
+                )
             elif roll < 0.85 and case.category == "other":
-                self.say(chat_id=officer, user_id=officer, text=f"/reject {code} 该事项不属于社区受理范围，已告知办理渠道。")
+                self.say(
+                    chat_id=officer, user_id=officer, text=f"/reject {code} 该事项不属于社区受理范围，已告知办理渠道。"
+                )
             else:
                 still_open.append((code, reporter))
         return still_open

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from analysis.address import extract_address
@@ -71,7 +72,9 @@ def normalise_household_row(row: Mapping[str, object]) -> tuple[dict[str, str] |
     values["building"] = _number_part(values["building"], ("号楼", "幢", "栋", "号"))
     values["unit"] = _number_part(values["unit"], ("单元",))
     values["room"] = _number_part(values["room"], ("室", "号"))
-    probe = extract_address(f"{values['building']}幢{values['unit'] + '单元' if values['unit'] else ''}{values['room']}室")
+    probe = extract_address(
+        f"{values['building']}幢{values['unit'] + '单元' if values['unit'] else ''}{values['room']}室"
+    )
     if probe is None or not probe.is_complete or not values["room"].isdigit():
         return None, f"住址无法识别：{values['building']}幢{values['unit']}单元{values['room']}"
     if len(values["community"]) > 32 or len(values["grid"]) > 32:
@@ -96,7 +99,11 @@ class Admin:
         return street
 
     def import_households(
-        self, rows: Iterable[Mapping[str, object]], *, now: datetime, first_line: int = 2,
+        self,
+        rows: Iterable[Mapping[str, object]],
+        *,
+        now: datetime,
+        first_line: int = 2,
         progress: Iterator[None] | None = None,
     ) -> ImportReport:
         """Create or update households (and their communities and grids) in one transaction."""
@@ -105,9 +112,7 @@ class Admin:
             street = self.ensure_street(session)
             communities = {c.code: c for c in session.exec(select(Community)).all()}
             grids = {g.code: g for g in session.exec(select(Grid)).all()}
-            existing = {
-                (h.community_id, h.building, h.unit, h.room): h for h in session.exec(select(Household)).all()
-            }
+            existing = {(h.community_id, h.building, h.unit, h.room): h for h in session.exec(select(Household)).all()}
             seen: set[tuple[int, str, str, str]] = set()
             for offset, raw in enumerate(rows):
                 if progress is not None:
@@ -141,8 +146,14 @@ class Admin:
                 seen.add(key)
                 household = existing.get(key)
                 if household is None:
-                    household = Household(community_id=key[0], grid_id=grid.id or 0, building=key[1], unit=key[2],
-                                          room=key[3], created_at=now)
+                    household = Household(
+                        community_id=key[0],
+                        grid_id=grid.id or 0,
+                        building=key[1],
+                        unit=key[2],
+                        room=key[3],
+                        created_at=now,
+                    )
                     report.imported += 1
                 else:
                     report.updated += 1
@@ -205,7 +216,7 @@ class Admin:
         """Cases with the fields of the command-line contract, newest first."""
         with self.db.transaction() as session:
             query = (
-                select(Case, Post, Grid, Household, Officer)
+                sa.select(Case, Post, Grid, Household, Officer)
                 .join(Post, col(Post.id) == Case.post_id)
                 .join(Grid, col(Grid.id) == Case.grid_id, isouter=True)
                 .join(Household, col(Household.id) == Case.household_id, isouter=True)
@@ -213,10 +224,10 @@ class Admin:
                 .order_by(col(Case.id).desc())
             )
             if status:
-                query = query.where(Case.status == status)
+                query = query.where(col(Case.status) == status)
             if limit:
                 query = query.limit(limit)
-            rows = session.exec(query).all()
+            rows = session.execute(query).tuples().all()
             return [
                 {
                     "code": case.code,

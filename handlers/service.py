@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from analysis.address import extract_address
@@ -155,7 +156,11 @@ class Minqing:
                 return HandlerResult()
             return self._reply_once(msg, t.PHOTO_NEEDS_TEXT if msg.attachments else t.EMPTY_POST)
         if len(body) > self.settings.max_post_chars:
-            return self._reply_once(msg, t.TOO_LONG.format(limit=self.settings.max_post_chars)) if explicit else HandlerResult()
+            return (
+                self._reply_once(msg, t.TOO_LONG.format(limit=self.settings.max_post_chars))
+                if explicit
+                else HandlerResult()
+            )
         if not _HAS_WORDS.search(body):
             return self._reply_once(msg, t.NO_WORDS) if explicit else HandlerResult()
         analysis = self.analyzer.analyze(body)
@@ -205,10 +210,16 @@ class Minqing:
         community_id = household.community_id if household else (group.community_id if group else None)
         grid_id = household.grid_id if household else None
         if grid_id is None and community_id is not None and analysis.address is not None:
-            grid_id = repo.grid_of_building(session=session, community_id=community_id, building=analysis.address.building)
+            grid_id = repo.grid_of_building(
+                session=session, community_id=community_id, building=analysis.address.building
+            )
         assignee = repo.pick_assignee(session=session, grid_id=grid_id, community_id=community_id)
         first_due, resolution_due = deadlines(
-            self.taxonomy, category=analysis.category, urgency=analysis.urgency, received_at=now, zone=self.settings.zone
+            self.taxonomy,
+            category=analysis.category,
+            urgency=analysis.urgency,
+            received_at=now,
+            zone=self.settings.zone,
         )
         post = Post(
             platform=platform,
@@ -250,8 +261,14 @@ class Minqing:
         session.flush()
         # Codes come from the row id: unique without a counter row to fight over, gaps are harmless.
         case.code = f"{self.settings.code_prefix}-{now.astimezone(self.settings.zone).year}-{case.id:06d}"
-        repo.add_event(session=session, case=case, kind="filed", at=now, actor_identity_id=reporter.id,
-                       detail=f"assignee={assignee.id if assignee else ''}")
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="filed",
+            at=now,
+            actor_identity_id=reporter.id,
+            detail=f"assignee={assignee.id if assignee else ''}",
+        )
         session.flush()
 
         category = self.taxonomy.category(analysis.category)
@@ -360,15 +377,19 @@ class Minqing:
         if not args:
             raise BadInput(t.USAGE["bind"])
         community_ids: list[int] | None = None
-        for community in repo.communities(session=session):
-            if community.name in args or community.code in args:
-                community_ids = [community.id or 0]
-                args = args.replace(community.name, " ").replace(community.code, " ")
+        for known in repo.communities(session=session):
+            if known.name in args or known.code in args:
+                community_ids = [known.id or 0]
+                args = args.replace(known.name, " ").replace(known.code, " ")
         address = extract_address(args)
         if address is None or not address.is_complete:
             raise BadInput(t.ADDRESS_UNREADABLE)
         matches = repo.find_households(
-            session=session, building=address.building, unit=address.unit, room=address.room, community_ids=community_ids
+            session=session,
+            building=address.building,
+            unit=address.unit,
+            room=address.room,
+            community_ids=community_ids,
         )
         if not matches:
             raise NotFound(t.ADDRESS_UNKNOWN.format(address=address.label()))
@@ -381,8 +402,9 @@ class Minqing:
                 resident.household_id = household.id or 0
                 session.add(resident)
         else:
-            resident = Resident(household_id=household.id or 0, display_name=actor.identity.display_name,
-                                created_at=self.clock.now())
+            resident = Resident(
+                household_id=household.id or 0, display_name=actor.identity.display_name, created_at=self.clock.now()
+            )
             session.add(resident)
             session.flush()
             actor.identity.resident_id = resident.id
@@ -408,7 +430,11 @@ class Minqing:
         actor.identity.officer_id = officer.id
         session.add(invite)
         session.add(actor.identity)
-        return [self._answer(msg, t.JOINED.format(name=officer.name, role=t.ROLE_NAMES[officer.role], scope=officer.scope_code))]
+        return [
+            self._answer(
+                msg, t.JOINED.format(name=officer.name, role=t.ROLE_NAMES[officer.role], scope=officer.scope_code)
+            )
+        ]
 
     def _on_my(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
         condition = col(Case.reporter_identity_id) == actor.identity.id
@@ -460,12 +486,24 @@ class Minqing:
         case.status = CaseStatus.REPLIED
         case.updated_at = now
         session.add(case)
-        repo.add_event(session=session, case=case, kind="replied", at=now, detail=text, from_status=before,
-                       actor_officer_id=actor.officer.id if actor.officer else None)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="replied",
+            at=now,
+            detail=text,
+            from_status=before,
+            actor_officer_id=actor.officer.id if actor.officer else None,
+        )
         post = repo.post_of(session=session, case=case)
         return [
-            OutgoingMessage(post.platform, post.chat_id, t.reply_to_resident(case.code or "", text), kind="reply",
-                            reply_to_message_id=post.message_id),
+            OutgoingMessage(
+                post.platform,
+                post.chat_id,
+                t.reply_to_resident(case.code or "", text),
+                kind="reply",
+                reply_to_message_id=post.message_id,
+            ),
             self._answer(msg, t.REPLY_SENT.format(code=case.code)),
         ]
 
@@ -479,13 +517,26 @@ class Minqing:
         case.status = CaseStatus.RESOLVED
         case.updated_at = now
         session.add(case)
-        repo.add_event(session=session, case=case, kind="resolved", at=now, detail=text, from_status=before,
-                       actor_officer_id=actor.officer.id if actor.officer else None)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="resolved",
+            at=now,
+            detail=text,
+            from_status=before,
+            actor_officer_id=actor.officer.id if actor.officer else None,
+        )
         post = repo.post_of(session=session, case=case)
         buttons = (tuple(Button(label, f"rate:{case.code}:{score}") for score, label in t.RATING_NAMES.items()),)
         return [
-            OutgoingMessage(post.platform, post.chat_id, t.resolved_to_resident(case.code or "", text), kind="reply",
-                            reply_to_message_id=post.message_id, buttons=buttons),
+            OutgoingMessage(
+                post.platform,
+                post.chat_id,
+                t.resolved_to_resident(case.code or "", text),
+                kind="reply",
+                reply_to_message_id=post.message_id,
+                buttons=buttons,
+            ),
             self._answer(msg, t.RESOLVED_OK.format(code=case.code)),
         ]
 
@@ -510,9 +561,15 @@ class Minqing:
         case.status = CaseStatus.TRANSFERRED
         case.updated_at = now
         session.add(case)
-        repo.add_event(session=session, case=case, kind="transferred", at=now, from_status=before,
-                       detail=f"{old_grid.code if old_grid else '-'} → {grid.code}：{reason}",
-                       actor_officer_id=actor.officer.id if actor.officer else None)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="transferred",
+            at=now,
+            from_status=before,
+            detail=f"{old_grid.code if old_grid else '-'} → {grid.code}：{reason}",
+            actor_officer_id=actor.officer.id if actor.officer else None,
+        )
         messages = [self._answer(msg, t.TRANSFERRED_OK.format(code=case.code, grid=grid.code))]
         if assignee is not None:
             notice = t.transferred_to_officer(case.code or "", old_grid.code if old_grid else "-", reason)
@@ -528,12 +585,24 @@ class Minqing:
         case.closed_at = now
         case.updated_at = now
         session.add(case)
-        repo.add_event(session=session, case=case, kind="rejected", at=now, detail=reason, from_status=before,
-                       actor_officer_id=actor.officer.id if actor.officer else None)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="rejected",
+            at=now,
+            detail=reason,
+            from_status=before,
+            actor_officer_id=actor.officer.id if actor.officer else None,
+        )
         post = repo.post_of(session=session, case=case)
         return [
-            OutgoingMessage(post.platform, post.chat_id, t.rejected_to_resident(case.code or "", reason), kind="reply",
-                            reply_to_message_id=post.message_id),
+            OutgoingMessage(
+                post.platform,
+                post.chat_id,
+                t.rejected_to_resident(case.code or "", reason),
+                kind="reply",
+                reply_to_message_id=post.message_id,
+            ),
             self._answer(msg, t.REJECTED_OK.format(code=case.code)),
         ]
 
@@ -549,7 +618,9 @@ class Minqing:
         if not body or not _HAS_WORDS.search(body):
             raise BadInput(t.FILE_NEEDS_TEXT)
         existing = session.exec(
-            select(Post).where(Post.platform == msg.platform, Post.chat_id == msg.chat_id, Post.message_id == quoted.message_id)
+            select(Post).where(
+                Post.platform == msg.platform, Post.chat_id == msg.chat_id, Post.message_id == quoted.message_id
+            )
         ).first()
         if existing is not None:
             case = session.exec(select(Case).where(Case.post_id == existing.id)).one()
@@ -571,8 +642,9 @@ class Minqing:
             analysis=self.analyzer.analyze(body),
             now=now,
         )
-        repo.add_event(session=session, case=case, kind="filed_by_officer", at=now,
-                       actor_officer_id=actor.officer.id, detail="")
+        repo.add_event(
+            session=session, case=case, kind="filed_by_officer", at=now, actor_officer_id=actor.officer.id, detail=""
+        )
         return messages
 
     def _on_rate(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
@@ -592,9 +664,8 @@ class Minqing:
                 raise BadInput(t.ALREADY_RATED.format(code=case.code))
             raise BadInput(t.NOT_RESOLVED_YET.format(code=case.code))
         now = self.clock.now()
-        if not repo.insert_ignoring_conflict(
-            session, Rating.__table__, {"case_id": case.id, "identity_id": identity.id, "score": score, "at": now}
-        ):
+        rating = {"case_id": case.id, "identity_id": identity.id, "score": score, "at": now}
+        if not repo.insert_ignoring_conflict(session, sa.inspect(Rating).local_table, rating):
             raise BadInput(t.ALREADY_RATED.format(code=case.code))
         before = case.status
         case.rating = score
@@ -607,14 +678,28 @@ class Minqing:
             if assignee is not None:
                 messages += self._to_officer(session, assignee, t.reopened_to_officer(case.code or ""), kind="notify")
             post = repo.post_of(session=session, case=case)
-            messages.append(OutgoingMessage(post.platform, post.chat_id, t.RATED_REOPEN.format(code=case.code),
-                                            kind="reply", reply_to_message_id=post.message_id))
+            messages.append(
+                OutgoingMessage(
+                    post.platform,
+                    post.chat_id,
+                    t.RATED_REOPEN.format(code=case.code),
+                    kind="reply",
+                    reply_to_message_id=post.message_id,
+                )
+            )
         else:
             case.status = CaseStatus.CLOSED
             case.closed_at = now
         session.add(case)
-        repo.add_event(session=session, case=case, kind="rated", at=now, detail=t.RATING_NAMES[score],
-                       from_status=before, actor_identity_id=identity.id)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind="rated",
+            at=now,
+            detail=t.RATING_NAMES[score],
+            from_status=before,
+            actor_identity_id=identity.id,
+        )
         return messages
 
     # ------------------------------------------------------------------ helpers
@@ -645,15 +730,20 @@ class Minqing:
     def _case_for_officer(self, session: Session, actor: Actor, code: str, *, action: str) -> Case:
         case = self._visible_case(session, actor, code)
         if case.status in FINAL_STATUSES:
-            raise BadInput(t.CASE_ALREADY_FINAL.format(code=case.code, status=t.STATUS_NAMES[case.status], action=action))
+            raise BadInput(
+                t.CASE_ALREADY_FINAL.format(code=case.code, status=t.STATUS_NAMES[case.status], action=action)
+            )
         return case
 
     def _case_line(self, session: Session, case: Case) -> str:
         post = repo.post_of(session=session, case=case)
         text = post.text if len(post.text) <= 40 else post.text[:40] + "…"
         return t.case_line(
-            case.code or "", case.status, self.taxonomy.category(case.category).name,
-            t.local_time(case.first_reply_due, self.settings.zone), text,
+            case.code or "",
+            case.status,
+            self.taxonomy.category(case.category).name,
+            t.local_time(case.first_reply_due, self.settings.zone),
+            text,
         )
 
     def _to_officer(self, session: Session, officer: Officer, text: str, *, kind: str) -> list[OutgoingMessage]:
@@ -667,8 +757,9 @@ class Minqing:
         return OutgoingMessage(msg.platform, msg.chat_id, text, kind="reply", reply_to_message_id=msg.message_id)
 
     def _claim(self, session: Session, msg: IncomingMessage, now: datetime) -> bool:
-        return repo.claim_message(session=session, platform=msg.platform, chat_id=msg.chat_id,
-                                  message_id=msg.message_id, at=now)
+        return repo.claim_message(
+            session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id, at=now
+        )
 
     def _reply_once(self, msg: IncomingMessage, text: str) -> HandlerResult:
         """Answer bad input once (a redelivery is not answered again) and change nothing else."""
@@ -684,8 +775,15 @@ class Minqing:
         repo.queue_outgoing(
             session=session,
             rows=(
-                {"platform": m.platform, "chat_id": m.chat_id, "kind": m.kind, "payload": m.to_json(),
-                 "created_at": now, "attempts": 0, "error": ""}
+                {
+                    "platform": m.platform,
+                    "chat_id": m.chat_id,
+                    "kind": m.kind,
+                    "payload": m.to_json(),
+                    "created_at": now,
+                    "attempts": 0,
+                    "error": "",
+                }
                 for m in messages
             ),
         )

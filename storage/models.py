@@ -198,10 +198,18 @@ class Case(SQLModel, table=True):
 
     __table_args__ = (
         # The overdue checks scan open cases by deadline; keep that index-driven.
-        sa.Index("ix_case_open_first_reply", "first_reply_due", sqlite_where=sa.text("first_replied_at IS NULL"),
-                 postgresql_where=sa.text("first_replied_at IS NULL")),
-        sa.Index("ix_case_open_resolution", "resolution_due", sqlite_where=sa.text("resolved_at IS NULL"),
-                 postgresql_where=sa.text("resolved_at IS NULL")),
+        sa.Index(
+            "ix_case_open_first_reply",
+            "first_reply_due",
+            sqlite_where=sa.text("first_replied_at IS NULL"),
+            postgresql_where=sa.text("first_replied_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_case_open_resolution",
+            "resolution_due",
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
         sa.Index("ix_case_created", "created_at"),
     )
 
@@ -303,8 +311,14 @@ class Outbox(SQLModel, table=True):
     written exactly once because it shares the transaction of the change it reports.
     """
 
-    __table_args__ = (sa.Index("ix_outbox_pending", "id", sqlite_where=sa.text("sent_at IS NULL"),
-                               postgresql_where=sa.text("sent_at IS NULL")),)
+    __table_args__ = (
+        sa.Index(
+            "ix_outbox_pending",
+            "id",
+            sqlite_where=sa.text("sent_at IS NULL"),
+            postgresql_where=sa.text("sent_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)

@@ -38,7 +38,7 @@ def claim_message(*, session: Session, platform: str, chat_id: str, message_id: 
     """Record that this message is being handled; False when it already was (a redelivery)."""
     return insert_ignoring_conflict(
         session,
-        InboundMessage.__table__,
+        sa.inspect(InboundMessage).local_table,
         {"platform": platform, "chat_id": chat_id, "message_id": message_id, "received_at": at},
     )
 
@@ -53,9 +53,8 @@ def get_or_create_identity(
         return identity
     insert_ignoring_conflict(
         session,
-        ChatIdentity.__table__,
-        {"platform": platform, "user_id": user_id, "display_name": display_name[:128],
-         "created_at": at},
+        sa.inspect(ChatIdentity).local_table,
+        {"platform": platform, "user_id": user_id, "display_name": display_name[:128], "created_at": at},
     )
     return session.exec(
         select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
@@ -86,9 +85,9 @@ def find_households(
 def grid_of_building(*, session: Session, community_id: int, building: str) -> int | None:
     """The grid that holds most households of a building, when the text names only the building."""
     row = session.exec(
-        select(Household.grid_id, func.count())
+        select(col(Household.grid_id), func.count())
         .where(Household.community_id == community_id, Household.building == building)
-        .group_by(Household.grid_id)
+        .group_by(col(Household.grid_id))
         .order_by(func.count().desc())
         .limit(1)
     ).first()
@@ -108,7 +107,7 @@ def pick_assignee(*, session: Session, grid_id: int | None, community_id: int | 
             officer = session.exec(
                 select(Officer)
                 .where(Officer.grid_id == grid_id, Officer.role == role, col(Officer.active).is_(True))
-                .order_by(open_load, Officer.id)
+                .order_by(open_load, col(Officer.id))
                 .limit(1)
             ).first()
             if officer is not None:
@@ -116,21 +115,27 @@ def pick_assignee(*, session: Session, grid_id: int | None, community_id: int | 
     if community_id is not None:
         officer = session.exec(
             select(Officer)
-            .where(Officer.community_id == community_id, Officer.role == Role.COMMUNITY_LEADER, col(Officer.active).is_(True))
-            .order_by(Officer.id)
+            .where(
+                Officer.community_id == community_id,
+                Officer.role == Role.COMMUNITY_LEADER,
+                col(Officer.active).is_(True),
+            )
+            .order_by(col(Officer.id))
         ).first()
         if officer is not None:
             return officer
     return session.exec(
         select(Officer)
         .where(col(Officer.role).in_([Role.STREET_LEADER, Role.ADMIN]), col(Officer.active).is_(True))
-        .order_by(Officer.role.desc(), Officer.id)  # type: ignore[attr-defined]
+        .order_by(col(Officer.role).desc(), col(Officer.id))
     ).first()
 
 
 def grid_chiefs(*, session: Session, grid_id: int) -> Sequence[Officer]:
     return session.exec(
-        select(Officer).where(Officer.grid_id == grid_id, Officer.role == Role.GRID_CHIEF, col(Officer.active).is_(True))
+        select(Officer).where(
+            Officer.grid_id == grid_id, Officer.role == Role.GRID_CHIEF, col(Officer.active).is_(True)
+        )
     ).all()
 
 
@@ -190,9 +195,7 @@ def grid_by_code(*, session: Session, code: str) -> Grid | None:
 
 
 def community_by_code_or_name(*, session: Session, needle: str) -> Community | None:
-    return session.exec(
-        select(Community).where((Community.code == needle) | (Community.name == needle))
-    ).first()
+    return session.exec(select(Community).where((Community.code == needle) | (Community.name == needle))).first()
 
 
 def communities(*, session: Session) -> Sequence[Community]:

@@ -1,0 +1,120 @@
+"""Builders for a small street and for incoming messages; every test world is made here."""
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from handlers.admin import Admin
+from handlers.clock import FixedClock
+from handlers.messages import Attachment, CallbackQuery, HandlerResult, IncomingMessage, QuotedMessage
+from handlers.service import Minqing
+
+PLATFORM = "telegram"
+GROUP_GH = "-100111"
+GROUP_WT = "-100222"
+
+_ids = itertools.count(1)
+
+
+def households() -> list[dict[str, str]]:
+    """Two communities; GH has grids GH-01 (buildings 1-2) and GH-02 (building 3); WT has WT-01."""
+    rows = []
+    for community, grid, building in (
+        ("GH", "GH-01", "1"),
+        ("GH", "GH-01", "2"),
+        ("GH", "GH-02", "3"),
+        ("WT", "WT-01", "3"),
+    ):
+        for unit in ("1", "2"):
+            for room in ("101", "301", "502"):
+                rows.append(
+                    {
+                        "community": community,
+                        "grid": grid,
+                        "building": building,
+                        "unit": unit,
+                        "room": room,
+                        "head_name": f"住户{building}{unit}{room}",
+                        "phone": "13800001111",
+                        "tags": "",
+                    }
+                )
+    return rows
+
+
+def message(
+    text: str,
+    *,
+    user: str,
+    chat: str | None = None,
+    group: bool = False,
+    mention: bool = False,
+    reply_to: QuotedMessage | None = None,
+    message_id: str | None = None,
+    sent_at: datetime,
+    attachments: tuple[Attachment, ...] = (),
+) -> IncomingMessage:
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=chat or user,
+        user_id=user,
+        message_id=message_id or str(next(_ids)),
+        text=text,
+        sent_at=sent_at,
+        is_group=group,
+        user_name=f"用户{user}",
+        mentions_bot=mention,
+        reply_to=reply_to,
+        attachments=attachments,
+    )
+
+
+@dataclass
+class World:
+    """A street with officers who have joined and residents who have bound their homes.
+
+    Users: ``officer_gh1`` (grid officer GH-01), ``officer_gh2`` (grid officer GH-02), ``chief_gh1``
+    (grid chief GH-01), ``leader_gh`` (community leader GH), ``leader_street`` (street leader),
+    ``admin``; residents ``res_1_1_301`` (bound to GH 1幢1单元301, grid GH-01) and ``res_3_2_502``
+    (bound to GH 3幢2单元502, grid GH-02); ``stranger`` is unbound.
+    """
+
+    core: Minqing
+    admin: Admin
+    clock: FixedClock
+    users: dict[str, str] = field(default_factory=dict)
+
+    def send(self, text: str, *, user: str, **kwargs: object) -> HandlerResult:
+        msg = message(text, user=user, sent_at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
+        return self.core.handle(msg)
+
+    def post_in_group(self, text: str, *, user: str, chat: str = GROUP_GH, mention: bool = True) -> HandlerResult:
+        return self.send(text, user=user, chat=chat, group=True, mention=mention)
+
+    def press(self, data: str, *, user: str, chat: str | None = None) -> HandlerResult:
+        return self.core.handle_callback(
+            CallbackQuery(platform=PLATFORM, chat_id=chat or user, user_id=user, query_id=str(next(_ids)), data=data)
+        )
+
+
+def build_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
+    world = World(core=core, admin=admin, clock=clock)
+    report = admin.import_households(households(), now=clock.now())
+    assert not report.rejected
+    for user, role, scope in (
+        ("officer_gh1", "grid_officer", "GH-01"),
+        ("officer_gh2", "grid_officer", "GH-02"),
+        ("chief_gh1", "grid_chief", "GH-01"),
+        ("leader_gh", "community_leader", "GH"),
+        ("leader_street", "street_leader", "ST01"),
+        ("admin", "admin", "ST01"),
+    ):
+        _, code = admin.add_officer(name=f"{user}的名字", role=role, scope=scope, now=clock.now())
+        result = world.send(f"/join {code}", user=user)
+        assert "欢迎" in result.messages[0].text, result.messages[0].text
+    admin.link_group(platform=PLATFORM, chat_id=GROUP_GH, community="GH")
+    admin.link_group(platform=PLATFORM, chat_id=GROUP_WT, community="WT")
+    for user, address in (("res_1_1_301", "/bind GH 1幢1单元301"), ("res_3_2_502", "/bind GH 3幢2单元502")):
+        result = world.send(address, user=user)
+        assert "绑定成功" in result.messages[0].text, result.messages[0].text
+    return world
