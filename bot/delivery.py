@@ -6,6 +6,7 @@ Handlers and scheduled jobs never send; they write ``Outbox`` rows in their own 
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -138,7 +139,7 @@ class Delivery:
             except PermanentFailure as failure:
                 self._give_up(row, str(failure))
                 continue
-            except Exception as error:  # noqa: BLE001 - any transport error is retried with back-off
+            except Exception as error:  # any transport error is retried with back-off
                 blocked.add(key)
                 log.warning("delivery of outbox %s failed: %r", row.id, error)
                 backoff = timedelta(seconds=min(300, 2 ** min(row.attempts, 8)))
@@ -161,10 +162,8 @@ class Delivery:
             if sent:
                 continue
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=idle)
-            except TimeoutError:
-                pass
 
     def _mark_sent(self, row: Outbox) -> None:
         with self.db.transaction() as session:
