@@ -187,7 +187,7 @@ class Minqing:
                 now=now,
             )
             self._queue(session, messages)
-        return HandlerResult(messages=messages, case_codes=[case.code or ""])
+        return HandlerResult(messages=messages, case_codes=[case.code])
 
     def _file(
         self,
@@ -203,8 +203,8 @@ class Minqing:
         reporter: ChatIdentity,
         analysis: Analysis,
         now: datetime,
-    ) -> tuple[Case, list[OutgoingMessage]]:
-        """Persist post + case + events and return the acknowledgement and notifications."""
+    ) -> tuple[repo.FiledCase, list[OutgoingMessage]]:
+        """Persist post + case + event and return the acknowledgement and notifications."""
         group = repo.group_for_chat(session=session, platform=platform, chat_id=chat_id) if is_group else None
         household = self._household_of(session, reporter, analysis, group.community_id if group else None)
         community_id = household.community_id if household else (group.community_id if group else None)
@@ -221,67 +221,66 @@ class Minqing:
             received_at=now,
             zone=self.settings.zone,
         )
-        post = Post(
-            platform=platform,
-            chat_id=chat_id,
-            message_id=message_id,
-            user_id=reporter.user_id,
-            is_group=is_group,
-            text=text,
-            attachments=json.dumps([_attachment_dict(a) for a in attachments], ensure_ascii=False)
-            if attachments
-            else "",
-            posted_at=sent_at,
-            created_at=now,
-        )
-        session.add(post)
-        session.flush()
-        case = Case(
-            post_id=post.id or 0,
-            reporter_identity_id=reporter.id,
-            household_id=household.id if household else None,
-            community_id=community_id,
-            grid_id=grid_id,
-            assignee_id=assignee.id if assignee else None,
-            category=analysis.category,
-            intent=analysis.intent,
-            urgency=analysis.urgency,
-            polarity=analysis.polarity,
-            intensity=analysis.intensity,
-            confidence=analysis.confidence,
-            keywords=",".join(analysis.keywords),
-            address=analysis.address.label() if analysis.address else "",
-            status=CaseStatus.ASSIGNED if assignee else CaseStatus.RECEIVED,
-            first_reply_due=first_due,
-            resolution_due=resolution_due,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(case)
-        session.flush()
-        # Codes come from the row id: unique without a counter row to fight over, gaps are harmless.
-        case.code = f"{self.settings.code_prefix}-{now.astimezone(self.settings.zone).year}-{case.id:06d}"
-        repo.add_event(
+        # Core inserts, not ORM objects: intake is the hot path and the unit of work adds nothing here.
+        filed = repo.insert_case(
             session=session,
-            case=case,
-            kind="filed",
-            at=now,
-            actor_identity_id=reporter.id,
-            detail=f"assignee={assignee.id if assignee else ''}",
+            post={
+                "platform": platform,
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "user_id": reporter.user_id,
+                "is_group": is_group,
+                "text": text,
+                "attachments": json.dumps([_attachment_dict(a) for a in attachments], ensure_ascii=False)
+                if attachments
+                else "",
+                "posted_at": sent_at,
+                "created_at": now,
+            },
+            case={
+                "reporter_identity_id": reporter.id,
+                "household_id": household.id if household else None,
+                "community_id": community_id,
+                "grid_id": grid_id,
+                "assignee_id": assignee.id if assignee else None,
+                "category": analysis.category,
+                "intent": analysis.intent,
+                "urgency": analysis.urgency,
+                "polarity": analysis.polarity,
+                "intensity": analysis.intensity,
+                "confidence": analysis.confidence,
+                "keywords": ",".join(analysis.keywords)[:512],
+                "address": analysis.address.label() if analysis.address else "",
+                "status": CaseStatus.ASSIGNED if assignee else CaseStatus.RECEIVED,
+                "first_reply_due": first_due,
+                "resolution_due": resolution_due,
+                "rating": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+            # Codes come from the row id: unique without a counter row to fight over, gaps are harmless.
+            code_for=lambda case_id: (
+                f"{self.settings.code_prefix}-{now.astimezone(self.settings.zone).year}-{case_id:06d}"
+            ),
+            event={
+                "kind": "filed",
+                "at": now,
+                "actor_identity_id": reporter.id,
+                "detail": f"assignee={assignee.id if assignee else ''}",
+            },
         )
-        session.flush()
 
         category = self.taxonomy.category(analysis.category)
         urgency = self.taxonomy.urgency(analysis.urgency)
         critical = self.taxonomy.urgency_rank[analysis.urgency] == 0
         promise = t.duration(timedelta(minutes=urgency.first_reply_minutes), working=urgency.working_time)
-        ack = (t.ack if household else t.ack_unbound)(case.code, category.name, promise, critical=critical)
+        ack = (t.ack if household else t.ack_unbound)(filed.code, category.name, promise, critical=critical)
         messages = [OutgoingMessage(platform, chat_id, ack, kind="ack", reply_to_message_id=message_id)]
         recipients: list[Officer] = [assignee] if assignee else []
         if critical and grid_id is not None:
             recipients += [c for c in repo.grid_chiefs(session=session, grid_id=grid_id) if c not in recipients]
         notice = t.notify_new_case(
-            code=case.code,
+            code=filed.code,
             category_name=category.name,
             urgency=analysis.urgency,
             household=self._household_label(session, household, analysis),
@@ -291,7 +290,7 @@ class Minqing:
         )
         for officer in recipients:
             messages += self._to_officer(session, officer, notice, kind="notify")
-        return case, messages
+        return filed, messages
 
     def _household_of(
         self, session: Session, reporter: ChatIdentity, analysis: Analysis, community_id: int | None
@@ -623,13 +622,13 @@ class Minqing:
             )
         ).first()
         if existing is not None:
-            case = session.exec(select(Case).where(Case.post_id == existing.id)).one()
-            return [self._answer(msg, t.ALREADY_FILED.format(code=case.code))]
+            earlier = session.exec(select(Case).where(Case.post_id == existing.id)).one()
+            return [self._answer(msg, t.ALREADY_FILED.format(code=earlier.code))]
         now = self.clock.now()
         reporter = repo.get_or_create_identity(
             session=session, platform=msg.platform, user_id=quoted.user_id, display_name=quoted.user_name, at=now
         )
-        case, messages = self._file(
+        filed, messages = self._file(
             session,
             platform=msg.platform,
             chat_id=msg.chat_id,
@@ -642,9 +641,11 @@ class Minqing:
             analysis=self.analyzer.analyze(body),
             now=now,
         )
-        repo.add_event(
-            session=session, case=case, kind="filed_by_officer", at=now, actor_officer_id=actor.officer.id, detail=""
-        )
+        filed_case = session.get(Case, filed.id)
+        if filed_case is not None:
+            repo.add_event(
+                session=session, case=filed_case, kind="filed_by_officer", at=now, actor_officer_id=actor.officer.id
+            )
         return messages
 
     def _on_rate(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:

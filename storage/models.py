@@ -198,19 +198,23 @@ class Case(SQLModel, table=True):
 
     __table_args__ = (
         # The overdue checks scan open cases by deadline; keep that index-driven.
+        # closed_at is in the predicates so rejected cases (closed, never replied) leave the index
+        # and the overdue check's cost follows the number of overdue cases only.
         sa.Index(
             "ix_case_open_first_reply",
             "first_reply_due",
-            sqlite_where=sa.text("first_replied_at IS NULL"),
-            postgresql_where=sa.text("first_replied_at IS NULL"),
+            sqlite_where=sa.text("first_replied_at IS NULL AND closed_at IS NULL"),
+            postgresql_where=sa.text("first_replied_at IS NULL AND closed_at IS NULL"),
         ),
         sa.Index(
             "ix_case_open_resolution",
             "resolution_due",
-            sqlite_where=sa.text("resolved_at IS NULL"),
-            postgresql_where=sa.text("resolved_at IS NULL"),
+            sqlite_where=sa.text("resolved_at IS NULL AND closed_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL AND closed_at IS NULL"),
         ),
         sa.Index("ix_case_created", "created_at"),
+        # Digests list a period's critical cases without scanning the whole period.
+        sa.Index("ix_case_urgency_created", "urgency", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,7 +1,9 @@
 """Queries and writes the core needs, as keyword-only functions over a session."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,12 +27,16 @@ from storage.models import (
 )
 
 
+@cache
+def _insert_ignoring_conflict_statement(dialect: str, table: sa.Table) -> Any:
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(table).on_conflict_do_nothing()
+
+
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when a row was written."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
+    statement = _insert_ignoring_conflict_statement(session.get_bind().dialect.name, table)
+    result = session.execute(statement, values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -97,21 +103,25 @@ def grid_of_building(*, session: Session, community_id: int, building: str) -> i
 def pick_assignee(*, session: Session, grid_id: int | None, community_id: int | None) -> Officer | None:
     """The grid's officer with the fewest open cases, else its chief, else a community or street leader."""
     if grid_id is not None:
+        officers = session.exec(
+            select(Officer).where(Officer.grid_id == grid_id, col(Officer.active).is_(True)).order_by(col(Officer.id))
+        ).all()
         for role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
-            open_load = (
-                select(func.count())
-                .where(Case.assignee_id == Officer.id, col(Case.status).in_(OPEN_STATUSES))
-                .correlate(Officer)
-                .scalar_subquery()
-            )
-            officer = session.exec(
-                select(Officer)
-                .where(Officer.grid_id == grid_id, Officer.role == role, col(Officer.active).is_(True))
-                .order_by(open_load, col(Officer.id))
-                .limit(1)
-            ).first()
-            if officer is not None:
-                return officer
+            candidates = [officer for officer in officers if officer.role == role]
+            if len(candidates) == 1:
+                return candidates[0]
+            if candidates:
+                # Several officers share the grid: the one with the fewest open cases takes it.
+                loads = dict(
+                    session.exec(
+                        select(col(Case.assignee_id), func.count())
+                        .where(
+                            col(Case.assignee_id).in_([o.id for o in candidates]), col(Case.status).in_(OPEN_STATUSES)
+                        )
+                        .group_by(col(Case.assignee_id))
+                    ).all()
+                )
+                return min(candidates, key=lambda o: (loads.get(o.id, 0), o.id or 0))
     if community_id is not None:
         officer = session.exec(
             select(Officer)
@@ -154,6 +164,41 @@ def post_of(*, session: Session, case: Case) -> Post:
     return post
 
 
+_POST: sa.Table = Post.__table__  # type: ignore[attr-defined]
+_CASE: sa.Table = Case.__table__  # type: ignore[attr-defined]
+# Statements built once with bound parameters, so SQLAlchemy's compiled cache is hit on every post.
+_INSERT_POST = sa.insert(_POST).returning(_POST.c.id)
+_INSERT_CASE = sa.insert(_CASE).returning(_CASE.c.id)
+_SET_CASE_CODE = sa.update(_CASE).where(_CASE.c.id == sa.bindparam("case_id")).values(code=sa.bindparam("code"))
+_INSERT_EVENT = sa.insert(CaseEvent.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class FiledCase:
+    id: int
+    code: str
+
+
+def insert_case(
+    *,
+    session: Session,
+    post: dict[str, Any],
+    case: dict[str, Any],
+    code_for: Callable[[int], str],
+    event: dict[str, Any],
+) -> FiledCase:
+    """Insert post, case (with its code) and the first event with four plain statements."""
+    post_id = session.execute(_INSERT_POST, post).scalar_one()
+    case_id = session.execute(_INSERT_CASE, {"post_id": post_id, "code": None, **case}).scalar_one()
+    code = code_for(case_id)
+    session.execute(_SET_CASE_CODE, {"case_id": case_id, "code": code})
+    session.execute(
+        _INSERT_EVENT,
+        {"case_id": case_id, "to_status": case["status"], "from_status": None, "actor_officer_id": None, **event},
+    )
+    return FiledCase(id=case_id, code=code)
+
+
 def add_event(
     *,
     session: Session,
@@ -183,11 +228,14 @@ def events_of(*, session: Session, case_id: int) -> Sequence[CaseEvent]:
     return session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
 
 
+_INSERT_OUTBOX = sa.insert(Outbox.__table__)  # type: ignore[attr-defined]
+
+
 def queue_outgoing(*, session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Write messages to the outbox in the caller's transaction."""
     batch = list(rows)
     if batch:
-        session.execute(sa.insert(Outbox), batch)
+        session.execute(_INSERT_OUTBOX, batch)
 
 
 def grid_by_code(*, session: Session, code: str) -> Grid | None:
