@@ -1,13 +1,15 @@
 """The `minqing` command line (typer). `--json` prints JSON on stdout only; logs go to stderr."""
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 import json
 import logging
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from rich.progress import track
 from rich.table import Table
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from handlers.admin import Admin
 
 app = typer.Typer(
     help="民情通 Minqingtong: community intake, routing, deadlines and digests.",
@@ -44,6 +49,19 @@ def _settings(db: str | None) -> Settings:
     if db:
         settings = settings.model_copy(update={"database_url": db})
     return settings
+
+
+@contextmanager
+def _open_admin(db: str | None) -> Iterator["Admin"]:
+    """Admin operations on a migrated database (no text analysis needed); closed when the command ends."""
+    from bot.wiring import open_database
+    from handlers.admin import Admin
+
+    database = open_database(_settings(db))
+    try:
+        yield Admin(database)
+    finally:
+        database.dispose()
 
 
 def _print_json(payload: Any) -> None:
@@ -76,7 +94,6 @@ def households_import(
     json_out: JsonOption = False,
 ) -> None:
     """Import households (community, grid, building, unit, room, head_name, phone, tags)."""
-    from bot.wiring import build_app
     from handlers.admin import HOUSEHOLD_COLUMNS
 
     rows = _read_table(file)
@@ -87,9 +104,11 @@ def households_import(
     if missing:
         err.print(f"[red]missing columns: {', '.join(missing)} (expected {', '.join(HOUSEHOLD_COLUMNS)})[/red]")
         raise typer.Exit(1)
-    application = build_app(_settings(db))
-    progress = iter(track(range(len(rows)), description="importing households", console=err, disable=json_out))
-    report = application.admin.import_households(rows, now=datetime.now(UTC), progress=(None for _ in progress))
+    progress = (
+        None for _ in track(range(len(rows)), description="importing households", console=err, disable=json_out)
+    )
+    with _open_admin(db) as admin:
+        report = admin.import_households(rows, now=datetime.now(UTC), progress=progress)
     summary = {
         "imported": report.imported,
         "updated": report.updated,
@@ -138,12 +157,11 @@ def officers_add(
     json_out: JsonOption = False,
 ) -> None:
     """Create an officer and print a one-time invite code for `/join`."""
-    from bot.wiring import build_app
     from handlers.admin import AdminError
 
-    application = build_app(_settings(db))
     try:
-        officer, code = application.admin.add_officer(name=name, role=role, scope=scope, now=datetime.now(UTC))
+        with _open_admin(db) as admin:
+            officer, code = admin.add_officer(name=name, role=role, scope=scope, now=datetime.now(UTC))
     except AdminError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -162,12 +180,11 @@ def groups_link(
     db: DbOption = None,
 ) -> None:
     """Link a chat group to a community, so posts there are filed for it."""
-    from bot.wiring import build_app
     from handlers.admin import AdminError
 
-    application = build_app(_settings(db))
     try:
-        application.admin.link_group(platform=platform, chat_id=chat_id, community=community)
+        with _open_admin(db) as admin:
+            admin.link_group(platform=platform, chat_id=chat_id, community=community)
     except AdminError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -182,10 +199,8 @@ def cases_list(
     json_out: JsonOption = False,
 ) -> None:
     """List cases (JSON lines with --json)."""
-    from bot.wiring import build_app
-
-    application = build_app(_settings(db))
-    rows = application.admin.list_cases(status=status, limit=limit)
+    with _open_admin(db) as admin:
+        rows = admin.list_cases(status=status, limit=limit)
     if json_out:
         for row in rows:
             _print_json(row)

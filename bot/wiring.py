@@ -20,11 +20,16 @@ class App:
     admin: Admin
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
-    """Migrate the database, load jieba and the model once, and wire the core."""
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The deployment's database, migrated to the current schema."""
     if migrate:
         upgrade(settings.database_url)
-    db = Database.from_url(settings.database_url)
+    return Database.from_url(settings.database_url)
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Migrate the database, load jieba and the model once, and wire the core."""
+    db = open_database(settings, migrate=migrate)
     analyzer = Analyzer(taxonomy=load_taxonomy(settings.taxonomy_path))
     core = Minqing(db=db, analyzer=analyzer, clock=clock or SystemClock(), settings=settings.core())
     return App(settings=settings, db=db, core=core, admin=Admin(db))

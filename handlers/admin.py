@@ -227,7 +227,7 @@ class Admin:
                 query = query.where(col(Case.status) == status)
             if limit:
                 query = query.limit(limit)
-            rows = session.execute(query).tuples().all()
+            rows = session.execute(query).all()
             return [
                 {
                     "code": case.code,

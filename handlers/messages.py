@@ -90,5 +90,7 @@ class HandlerResult:
     messages: list[OutgoingMessage] = field(default_factory=list)
     case_codes: list[str] = field(default_factory=list)
     duplicate: bool = False
+    #: The input was refused (no permission, bad input, unknown code); only a reply was queued.
+    refused: bool = False
     #: A short answer for the platform's callback toast, when the input was a button press.
     toast: str = ""

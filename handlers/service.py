@@ -123,14 +123,14 @@ class Minqing:
         _, code, score = parts
         now = self.clock.now()
         with self.db.transaction() as session:
-            identity = repo.get_or_create_identity(
-                session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
-            )
             try:
                 with session.begin_nested():
+                    identity = repo.get_or_create_identity(
+                        session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
+                    )
                     messages = self._rate(session, identity, code, score)
             except UserFacingError as error:
-                return HandlerResult(toast=error.message)
+                return HandlerResult(toast=error.message, refused=True)
             self._queue(session, messages)
         return HandlerResult(messages=messages, case_codes=[code], toast=t.RATED.format(rating=t.RATING_NAMES[score]))
 
@@ -330,13 +330,14 @@ class Minqing:
         with self.db.transaction() as session:
             if not self._claim(session, msg, now):
                 return HandlerResult(duplicate=True)
-            identity = repo.get_or_create_identity(
-                session=session, platform=msg.platform, user_id=msg.user_id, display_name=msg.user_name, at=now
-            )
-            actor = self._actor(session, identity)
             try:
-                # A savepoint: a refused or failed command leaves no trace but its reply.
+                # A savepoint: a refused or failed command leaves no trace but its reply (not even a
+                # new chat identity).
                 with session.begin_nested():
+                    identity = repo.get_or_create_identity(
+                        session=session, platform=msg.platform, user_id=msg.user_id, display_name=msg.user_name, at=now
+                    )
+                    actor = self._actor(session, identity)
                     if actor.role not in spec.roles:
                         raise PermissionDenied(t.NOT_ALLOWED.format(role=t.ROLE_NAMES[actor.role], command=f"/{name}"))
                     if spec.where == "private" and msg.is_group:
@@ -345,7 +346,8 @@ class Minqing:
                         raise BadInput(t.GROUP_ONLY.format(command=f"/{name}"))
                     messages = spec.run(self, session, actor, msg, args)
             except UserFacingError as error:
-                messages = [self._answer(msg, error.message)]
+                self._queue(session, [self._answer(msg, error.message)])
+                return HandlerResult(messages=[self._answer(msg, error.message)], refused=True)
             self._queue(session, messages)
         return HandlerResult(messages=messages)
 
@@ -769,7 +771,7 @@ class Minqing:
             if not self._claim(session, msg, self.clock.now()):
                 return HandlerResult(duplicate=True)
             self._queue(session, [reply])
-        return HandlerResult(messages=[reply])
+        return HandlerResult(messages=[reply], refused=True)
 
     def _queue(self, session: Session, messages: list[OutgoingMessage]) -> None:
         now = self.clock.now()

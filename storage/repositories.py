@@ -30,14 +30,14 @@ from storage.models import (
 @cache
 def _insert_ignoring_conflict_statement(dialect: str, table: sa.Table) -> Any:
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(table).on_conflict_do_nothing()
+    # RETURNING tells "inserted" from "conflict" on both backends (rowcount is -1 on psycopg here).
+    return builder(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when a row was written."""
     statement = _insert_ignoring_conflict_statement(session.get_bind().dialect.name, table)
-    result = session.execute(statement, values)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return session.execute(statement, values).first() is not None
 
 
 def claim_message(*, session: Session, platform: str, chat_id: str, message_id: str, at: datetime) -> bool:

@@ -1,5 +1,6 @@
 """Intake: a resident's post becomes a filed, routed, deadline-tracked case."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -8,8 +9,17 @@ from sqlmodel import func, select
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.service import Minqing
+from storage.db import Database
 from storage.models import Case, CaseEvent, Outbox, Post
 from tests.factories import GROUP_GH, World, build_world
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    """These behaviours run on SQLite and on PostgreSQL."""
+    db = Database.from_url(db_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

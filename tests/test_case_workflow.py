@@ -1,0 +1,141 @@
+"""The case lifecycle as officers and residents drive it through chat commands."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from handlers.admin import Admin
+from handlers.clock import FixedClock
+from handlers.messages import QuotedMessage
+from handlers.service import Minqing
+from storage.db import Database
+from storage.models import Case, CaseEvent
+from tests.factories import GROUP_GH, World, build_world
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    """These behaviours run on SQLite and on PostgreSQL."""
+    db = Database.from_url(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
+    return build_world(core, admin, clock)
+
+
+def case(world: World, code: str) -> Case:
+    with world.core.db.transaction() as session:
+        return session.exec(select(Case).where(Case.code == code)).one()
+
+
+def events(world: World, code: str) -> list[str]:
+    with world.core.db.transaction() as session:
+        found = session.exec(select(Case).where(Case.code == code)).one()
+        return [e.kind for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == found.id)).all()]
+
+
+def test_officer_reply_goes_back_to_the_group_as_a_reply_to_the_post(world: World) -> None:
+    posted = world.post_in_group("1幢电梯又坏了，老人上不去", user="res_1_1_301")
+    code = posted.case_codes[0]
+    post_message_id = posted.messages[0].reply_to_message_id
+
+    result = world.send(f"/reply {code} 已联系维保公司，下午到", user="officer_gh1")
+
+    to_group = [m for m in result.messages if m.chat_id == GROUP_GH]
+    assert len(to_group) == 1 and to_group[0].reply_to_message_id == post_message_id
+    assert "已联系维保公司" in to_group[0].text and code in to_group[0].text
+    assert case(world, code).status == "replied" and case(world, code).first_replied_at == world.clock.now()
+
+
+def test_resolve_asks_for_rating_and_satisfied_closes(world: World) -> None:
+    code = world.send("1幢楼道灯不亮", user="res_1_1_301").case_codes[0]
+
+    resolved = world.send(f"/resolve {code} 已更换灯泡", user="officer_gh1")
+    buttons = [b for m in resolved.messages for row in m.buttons for b in row]
+    assert [b.label for b in buttons] == ["满意", "基本满意", "不满意"]
+
+    rated = world.press(buttons[0].callback_data, user="res_1_1_301")
+    again = world.press(buttons[2].callback_data, user="res_1_1_301")
+
+    assert not rated.refused and again.refused  # the second press changes nothing
+    assert case(world, code).status == "closed" and case(world, code).rating == "satisfied"
+
+
+def test_unsatisfied_rating_reopens_and_tells_the_officer(world: World) -> None:
+    code = world.send("1幢楼道灯不亮", user="res_1_1_301").case_codes[0]
+    world.send(f"/resolve {code} 已更换灯泡", user="officer_gh1")
+
+    result = world.press(f"rate:{code}:unsatisfied", user="res_1_1_301")
+
+    assert case(world, code).status == "reopened"
+    assert any(m.chat_id == "officer_gh1" and "不满意" in m.text for m in result.messages)
+
+
+def test_only_the_reporter_can_rate(world: World) -> None:
+    code = world.send("1幢楼道灯不亮", user="res_1_1_301").case_codes[0]
+    world.send(f"/resolve {code} 已更换灯泡", user="officer_gh1")
+
+    result = world.press(f"rate:{code}:unsatisfied", user="res_3_2_502")
+
+    assert result.refused and case(world, code).status == "resolved"
+
+
+def test_transfer_moves_the_case_and_notifies_the_new_grid(world: World) -> None:
+    code = world.send("1幢门口下水道堵了", user="res_1_1_301").case_codes[0]
+
+    result = world.send(f"/transfer {code} GH-02 该位置属于二网格", user="officer_gh1")
+
+    assert [m.chat_id for m in result.messages if m.kind == "notify"] == ["officer_gh2"]
+    moved = case(world, code)
+    assert moved.status == "transferred"
+    assert world.send(f"/reply {code} 收到", user="officer_gh2").refused is False
+    assert world.send(f"/reply {code} 收到", user="officer_gh1").refused is True
+    assert "transferred" in events(world, code)
+
+
+def test_reject_tells_the_resident_and_closes(world: World) -> None:
+    code = world.send("帮我查一下外省的社保", user="res_1_1_301").case_codes[0]
+
+    result = world.send(f"/reject {code} 请到参保地办理", user="officer_gh1")
+
+    assert any(m.chat_id == "res_1_1_301" and "请到参保地办理" in m.text for m in result.messages)
+    assert case(world, code).status == "rejected"
+    assert world.send(f"/resolve {code} 好了", user="officer_gh1").refused
+
+
+def test_officer_files_a_chatter_message_with_slash_file(world: World) -> None:
+    quoted = QuotedMessage(
+        message_id="555", user_id="res_1_1_301", user_name="居民", text="楼下那个坑还没人管", sent_at=world.clock.now()
+    )
+
+    result = world.send("/file", user="officer_gh1", chat=GROUP_GH, group=True, reply_to=quoted)
+    again = world.send("/file", user="chief_gh1", chat=GROUP_GH, group=True, reply_to=quoted)
+
+    acks = [m for m in result.messages if m.kind == "ack"]
+    assert len(acks) == 1 and acks[0].reply_to_message_id == "555"
+    assert "已登记" in again.messages[0].text
+    with world.core.db.transaction() as session:
+        assert len(session.exec(select(Case)).all()) == 1
+
+
+def test_my_lists_own_cases_and_cases_lists_the_grid(world: World) -> None:
+    mine = world.send("1幢楼道灯不亮", user="res_1_1_301").case_codes[0]
+    other = world.send("3幢门口垃圾没人收", user="res_3_2_502").case_codes[0]
+
+    my = world.send("/my", user="res_1_1_301").messages[0].text
+    gh1 = world.send("/cases", user="officer_gh1").messages[0].text
+    leader = world.send("/cases", user="leader_gh").messages[0].text
+
+    assert mine in my and other not in my
+    assert mine in gh1 and other not in gh1
+    assert mine in leader and other in leader
+
+
+def test_group_commands_that_would_leak_privacy_are_refused(world: World) -> None:
+    result = world.send("/bind 1幢1单元101", user="stranger", chat=GROUP_GH, group=True)
+
+    assert result.refused and "私聊" in result.messages[0].text

@@ -1,0 +1,128 @@
+"""The admin command line, run in-process with typer's runner against a real SQLite file."""
+
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+HEADER = "community,grid,building,unit,room,head_name,phone,tags\n"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout
+
+
+def test_households_import_csv_reports_rejected_rows(db: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "households.csv"
+    csv_file.write_text(
+        HEADER
+        + "GH,GH-01,1,1,101,张三,13800001111,独居老人;低保户\n"
+        + "GH,GH-01,1幢,1单元,102室,李四,,\n"
+        + "GH,GH-01,,1,103,王五,,\n"  # no building
+        + "GH,GH-01,1,1,101,重复,,\n"  # duplicate address
+        + "GH,GH-01,1,1,104,赵六,not-a-phone,\n",
+        encoding="utf-8",
+    )
+
+    code, out = invoke("households", "import", str(csv_file), "--db", db, "--json")
+
+    assert code == 0
+    report = json.loads(out)
+    assert report["imported"] == 2
+    assert [r["line"] for r in report["rejected"]] == [4, 5, 6]
+    assert "building" in report["rejected"][0]["reason"]
+    assert report["communities_created"] == ["GH"] and report["grids_created"] == ["GH-01"]
+
+
+def test_households_import_xlsx(db: str, tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Community", "Grid", "Building", "Unit", "Room", "Head_Name", "Phone", "Tags"])
+    sheet.append(["WT", "WT-01", 3, 2, 301, "钱七", 13900002222, None])
+    sheet.append(["WT", "WT-01", 3, 2, 302, "孙八", None, "残疾人"])
+    path = tmp_path / "households.xlsx"
+    book.save(path)
+
+    code, out = invoke("households", "import", str(path), "--db", db, "--json")
+
+    assert code == 0 and json.loads(out)["imported"] == 2
+    code, again = invoke("households", "import", str(path), "--db", db, "--json")
+    assert json.loads(again)["updated"] == 2 and json.loads(again)["imported"] == 0
+
+
+def test_officers_add_prints_a_one_time_invite_as_json(db: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "h.csv"
+    csv_file.write_text(HEADER + "GH,GH-01,1,1,101,张三,,\n", encoding="utf-8")
+    invoke("households", "import", str(csv_file), "--db", db)
+
+    code, out = invoke(
+        "officers", "add", "--name", "小王", "--role", "grid_officer", "--scope", "GH-01", "--db", db, "--json"
+    )
+
+    assert code == 0
+    invite = json.loads(out)["invite_code"]
+    assert len(invite) == 10 and invite.isalnum()
+
+
+@pytest.mark.parametrize(("role", "scope"), [("grid_officer", "NOPE"), ("wizard", "GH-01"), ("community_leader", "ZZ")])
+def test_officers_add_refuses_unknown_role_or_scope(db: str, role: str, scope: str) -> None:
+    code, out = invoke("officers", "add", "--name", "小王", "--role", role, "--scope", scope, "--db", db, "--json")
+
+    assert code == 2 and out == ""
+
+
+def test_groups_link_and_cases_list_json(db: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "h.csv"
+    csv_file.write_text(HEADER + "GH,GH-01,1,1,101,张三,,\n", encoding="utf-8")
+    invoke("households", "import", str(csv_file), "--db", db)
+    assert (
+        invoke("groups", "link", "--platform", "telegram", "--chat-id", "-100", "--community", "GH", "--db", db)[0] == 0
+    )
+    assert (
+        invoke("groups", "link", "--platform", "telegram", "--chat-id", "-100", "--community", "XX", "--db", db)[0] == 2
+    )
+
+    code, out = invoke("cases", "list", "--db", db, "--json")
+
+    assert code == 0 and out == ""  # no cases yet: no lines
+
+
+def test_classify_reads_stdin_and_writes_json_lines() -> None:
+    result = runner.invoke(app, ["classify", "--json"], input="3幢2单元301楼上漏水\n\n小区门口着火了！\n")
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2
+    assert set(lines[0]) >= {
+        "text",
+        "category",
+        "intent",
+        "urgency",
+        "polarity",
+        "intensity",
+        "confidence",
+        "keywords",
+        "address",
+    }
+    assert lines[0]["address"] == "3幢2单元301"
+    assert lines[1]["urgency"] == "critical"
+
+
+def test_demo_json_routes_cases_to_every_grid(tmp_path: Path) -> None:
+    code, out = invoke("demo", "--json", "--db", f"sqlite:///{tmp_path / 'demo.db'}")
+
+    assert code == 0
+    report = json.loads(out)
+    assert report["cases"] >= 300
+    assert {f"{c}-{n:02d}" for c in ("GH", "WT") for n in (1, 2, 3)} <= set(report["cases_by_grid"])
+    assert report["messages_by_kind"]["ack"] == report["cases"]
