@@ -1,12 +1,12 @@
 """The `minqing` command line (typer). `--json` prints JSON on stdout only; logs go to stderr."""
 
 import csv
-from collections.abc import Iterator
-from contextlib import contextmanager
 import json
 import logging
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any

@@ -32,6 +32,7 @@ from handlers.messages import (
     OutgoingMessage,
     QuotedMessage,
 )
+from handlers.privacy import redact_for_group
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import (
@@ -498,13 +499,7 @@ class Minqing:
         )
         post = repo.post_of(session=session, case=case)
         return [
-            OutgoingMessage(
-                post.platform,
-                post.chat_id,
-                t.reply_to_resident(case.code or "", text),
-                kind="reply",
-                reply_to_message_id=post.message_id,
-            ),
+            self._to_poster(session, case, post, t.reply_to_resident(case.code or "", text)),
             self._answer(msg, t.REPLY_SENT.format(code=case.code)),
         ]
 
@@ -530,14 +525,7 @@ class Minqing:
         post = repo.post_of(session=session, case=case)
         buttons = (tuple(Button(label, f"rate:{case.code}:{score}") for score, label in t.RATING_NAMES.items()),)
         return [
-            OutgoingMessage(
-                post.platform,
-                post.chat_id,
-                t.resolved_to_resident(case.code or "", text),
-                kind="reply",
-                reply_to_message_id=post.message_id,
-                buttons=buttons,
-            ),
+            self._to_poster(session, case, post, t.resolved_to_resident(case.code or "", text), buttons=buttons),
             self._answer(msg, t.RESOLVED_OK.format(code=case.code)),
         ]
 
@@ -597,13 +585,7 @@ class Minqing:
         )
         post = repo.post_of(session=session, case=case)
         return [
-            OutgoingMessage(
-                post.platform,
-                post.chat_id,
-                t.rejected_to_resident(case.code or "", reason),
-                kind="reply",
-                reply_to_message_id=post.message_id,
-            ),
+            self._to_poster(session, case, post, t.rejected_to_resident(case.code or "", reason)),
             self._answer(msg, t.REJECTED_OK.format(code=case.code)),
         ]
 
@@ -681,15 +663,7 @@ class Minqing:
             if assignee is not None:
                 messages += self._to_officer(session, assignee, t.reopened_to_officer(case.code or ""), kind="notify")
             post = repo.post_of(session=session, case=case)
-            messages.append(
-                OutgoingMessage(
-                    post.platform,
-                    post.chat_id,
-                    t.RATED_REOPEN.format(code=case.code),
-                    kind="reply",
-                    reply_to_message_id=post.message_id,
-                )
-            )
+            messages.append(self._to_poster(session, case, post, t.RATED_REOPEN.format(code=case.code)))
         else:
             case.status = CaseStatus.CLOSED
             case.closed_at = now
@@ -747,6 +721,20 @@ class Minqing:
             self.taxonomy.category(case.category).name,
             t.local_time(case.first_reply_due, self.settings.zone),
             text,
+        )
+
+    def _to_poster(
+        self, session: Session, case: Case, post: Post, text: str, buttons: tuple[tuple[Button, ...], ...] = ()
+    ) -> OutgoingMessage:
+        """A message back to where the resident posted, as a reply; group copies are redacted."""
+        if post.is_group:
+            names: tuple[str, ...] = ()
+            if case.household_id is not None:
+                household = session.get(Household, case.household_id)
+                names = (household.head_name,) if household and household.head_name else ()
+            text = redact_for_group(text, names)
+        return OutgoingMessage(
+            post.platform, post.chat_id, text, kind="reply", reply_to_message_id=post.message_id, buttons=buttons
         )
 
     def _to_officer(self, session: Session, officer: Officer, text: str, *, kind: str) -> list[OutgoingMessage]:
