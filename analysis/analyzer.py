@@ -53,9 +53,14 @@ class Analysis:
         }
 
 
+def strip_controls(text: str) -> str:
+    """Text without control characters, trimmed; punctuation and width untouched (for display)."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def clean_text(text: str) -> str:
-    """NFKC-normalised text without control characters, trimmed."""
-    return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC-normalised text without control characters, trimmed (for analysis)."""
+    return strip_controls(unicodedata.normalize("NFKC", text))
 
 
 @cache

@@ -57,7 +57,8 @@ HELP = {
         "/resolve 编号 办理结果 — 办结并请居民评价\n"
         "/transfer 编号 网格编号 原因 — 转给其他网格\n"
         "/reject 编号 原因 — 不予受理并说明原因\n"
-        "/file — 在群里回复某条消息发送，把它登记为诉求"
+        "/file — 在群里回复某条消息发送，把它登记为诉求\n"
+        "/visit 住址 情况 — 记录一次入户走访"
     ),
 }
 
@@ -79,6 +80,7 @@ USAGE = {
     "reject": "用法：/reject 编号 原因",
     "rate": "用法：/rate 编号 满意|基本满意|不满意",
     "file": "用法：在群里回复居民的那条消息，发送 /file",
+    "visit": "用法：/visit 住址 走访情况，例如 /visit 3幢2单元301 上门了解独居老人近况，身体良好",
 }
 BAD_CASE_CODE = "编号“{code}”格式不对，正确格式如 MQ-2026-000123。"
 CASE_NOT_FOUND = "没有找到编号为 {code} 的诉求，或您无权查看。"
@@ -98,6 +100,8 @@ NOT_RESOLVED_YET = "诉求 {code} 还没有办结，办结后再评价吧。"
 ALREADY_RATED = "您已经评价过诉求 {code}，谢谢！"
 RATING_UNKNOWN = "评价只能是：满意、基本满意、不满意。"
 FILE_NEEDS_TEXT = "这条消息没有可登记的内容。"
+VISIT_LOGGED = "已记入 {address} 的户档案：走访记录。"
+VISIT_HOUSEHOLD_UNKNOWN = "您负责的范围内没有找到住址 {address} 的住户档案。"
 PHOTO_NEEDS_TEXT = "收到您发的图片/文件了 🙏 请再用一句话说明是什么问题、在哪里，我好帮您登记。"
 NOT_IN_GROUP_SCOPE = "这个群所属的社区不在您的负责范围内。"
 ALREADY_FILED = "这条消息已登记为诉求 {code}。"
@@ -197,3 +201,259 @@ def case_detail(
         lines.append("办理记录：")
         lines.extend(f"  {line}" for line in history)
     return "\n".join(lines)
+
+
+# Telegram command menus (setMyCommands): what each audience sees when typing "/".
+COMMAND_MENUS = {
+    "resident": (
+        ("start", "开始使用民情通"),
+        ("bind", "绑定我家住址，例如 /bind 3幢2单元301"),
+        ("my", "我反映过的事项和办理进度"),
+        ("case", "查看某件事项的详情"),
+        ("join", "工作人员凭邀请码登记"),
+        ("help", "使用说明"),
+    ),
+    "group": (
+        ("report", "反映一件事，例如 /report 3幢楼道灯坏了"),
+        ("help", "使用说明"),
+    ),
+    "officer": (
+        ("cases", "我负责范围内待办的诉求"),
+        ("case", "诉求详情和办理记录"),
+        ("reply", "回复居民：/reply 编号 内容"),
+        ("resolve", "办结并请居民评价：/resolve 编号 结果"),
+        ("transfer", "转给其他网格：/transfer 编号 网格 原因"),
+        ("reject", "不予受理：/reject 编号 原因"),
+        ("help", "使用说明"),
+    ),
+}
+SOMETHING_WENT_WRONG = "抱歉，系统出了点问题，您的消息没有处理成功，请稍后再发一次。"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Overdue alerts (issue 5)
+
+DEADLINE_NAMES = {"first_reply": "首次回复", "resolution": "办结"}
+_ALERT_HEADS = {1: "【超时提醒】", 2: "【超时督办】", 3: "【超时上报】"}
+
+
+def overdue_alert(
+    *, kind: str, level: int, code: str, category_name: str, due: str, late: str, assignee: str, critical: bool
+) -> str:
+    head = ("【紧急】" if critical else "") + _ALERT_HEADS.get(level, "【超时上报】")
+    what = DEADLINE_NAMES.get(kind, kind)
+    lines = [f"{head}诉求 {code} · {category_name}", f"{what}时限：{due}（已超时{late}）"]
+    if level == 1 and not critical:
+        lines.append(
+            f"请尽快处理：/reply {code} 回复内容"
+            if kind == "first_reply"
+            else f"办结后请发送：/resolve {code} 办理结果"
+        )
+    else:
+        lines.append(f"承办网格员：{assignee or '未分派'}，请督促办理。发送 /case {code} 查看详情。")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 民情分析 digests (issue 5)
+
+DIGEST_KIND_NAMES = {"week": "周报", "month": "月报", "quarter": "季报"}
+DIGEST_USAGE = "用法：/digest week|month|quarter（周报、月报或季报，默认周报）"
+DIGEST_NO_SCOPE = "您的账号没有对应的社区或街道，无法生成民情分析。"
+DIGEST_SCOPE_UNKNOWN = "没有找到社区或街道“{scope}”。"
+DIGEST_CHART_CAPTION = "{title} · 图表"
+POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+UNROUTED_GRID = "未定网格"
+UNASSIGNED_OFFICER = "未分派"
+CHART_TITLES = {
+    "categories": "诉求类别（本期 vs 上期）",
+    "grids": "各网格诉求量",
+    "trend": "近期诉求量与负面占比",
+    "current": "本期",
+    "previous": "上期",
+    "cases": "件数",
+    "negative": "负面占比",
+    "ago": "前{n}期",
+}
+
+
+def period_label(kind: str, start: datetime, last_day: datetime) -> str:
+    """``start`` and ``last_day`` are local times; the period includes ``last_day``."""
+    if kind == "month":
+        return f"{start.year}年{start.month}月"
+    if kind == "quarter":
+        return f"{start.year}年第{(start.month - 1) // 3 + 1}季度（{start.month}月—{last_day.month}月）"
+    return f"{start.year}年{start.month}月{start.day}日—{last_day.month}月{last_day.day}日"
+
+
+def digest_title(kind: str, scope_name: str, period: str) -> str:
+    return f"【民情分析·{DIGEST_KIND_NAMES.get(kind, kind)}】{scope_name} · {period}"
+
+
+def digest_empty(backlog_open: int, backlog_overdue: int) -> str:
+    text = "本期没有收到居民诉求。"
+    if backlog_open:
+        text += f"\n目前仍有待办诉求 {backlog_open} 件，其中超时 {backlog_overdue} 件。"
+    return text
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part * 100 / whole:.1f}%" if whole else "—"
+
+
+def change(current: int, previous: int) -> str:
+    """比上期: a relative change, or the plain difference when the last period had none."""
+    if previous == 0:
+        return "上期为 0" if current else "与上期持平"
+    if current == previous:
+        return "与上期持平"
+    arrow = "增加" if current > previous else "减少"
+    return f"比上期（{previous} 件）{arrow} {abs(current - previous) * 100 / previous:.1f}%"
+
+
+def minutes_text(minutes: float | None) -> str:
+    if minutes is None:
+        return "—"
+    whole = round(minutes)
+    days, rest = divmod(whole, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "", f"{mins}分钟" if mins and not days else ""]
+    return "".join(parts) or "不到1分钟"
+
+
+def digest_overview(
+    *,
+    total: int,
+    previous_total: int,
+    closed: int,
+    closed_on_time: int,
+    open_overdue: int,
+    median_first_reply: float | None,
+    median_resolution: float | None,
+    satisfied: int,
+    rated: int,
+    backlog_open: int,
+    backlog_overdue: int,
+) -> str:
+    return "\n".join(
+        [
+            "一、总体情况",
+            f"本期受理诉求 {total} 件，{change(total, previous_total)}。",
+            f"已办结 {closed} 件，其中按时办结 {closed_on_time} 件；仍超时未办结 {open_overdue} 件；"
+            f"按时办结率 {percent(closed_on_time, closed + open_overdue)}。",
+            f"首次回复用时中位数 {minutes_text(median_first_reply)}，"
+            f"办结用时中位数 {minutes_text(median_resolution)}。",
+            f"满意率 {percent(satisfied, rated)}（{rated} 件有评价，“满意”与“基本满意”计为满意）。",
+            f"期末待办 {backlog_open} 件，其中超时 {backlog_overdue} 件。",
+        ]
+    )
+
+
+def count_line(name: str, current: int, previous: int) -> str:
+    if previous == current:
+        trend = "持平"
+    elif previous == 0:
+        trend = "新出现"
+    else:
+        trend = f"{'↑' if current > previous else '↓'}{abs(current - previous) * 100 / previous:.0f}%"
+    return f"  {name} {current} 件（上期 {previous}，{trend}）"
+
+
+DIGEST_CATEGORIES = "二、诉求类别"
+DIGEST_INTENTS = "三、诉求性质"
+DIGEST_HOT = "四、热点与反复出现的事项"
+DIGEST_NO_HOT = "  本期没有明显的热点或重复反映。"
+
+
+def hot_keywords(items: list[tuple[str, int]]) -> str:
+    return "  热词：" + "、".join(f"{word}（{count}）" for word, count in items)
+
+
+def hot_places(items: list[tuple[str, int]]) -> str:
+    return "  反复出现的地点：" + "、".join(f"{place}（{count}次）" for place, count in items)
+
+
+def repeated_household(label: str, count: int, categories: str) -> str:
+    return f"  同一住户多次反映：{label}（{count} 件：{categories}）"
+
+
+DIGEST_MOOD = "五、群众情绪"
+
+
+def mood_line(
+    *, negative: int, neutral: int, positive: int, total: int, previous_negative: int, previous_total: int
+) -> str:
+    now_share = negative * 100 / total if total else 0.0
+    trend = ""
+    if previous_total:
+        before = previous_negative * 100 / previous_total
+        delta = now_share - before
+        trend = f"（上期 {before:.1f}%，{'上升' if delta > 0 else '下降' if delta < 0 else '持平'}"
+        trend += f" {abs(delta):.1f} 个百分点）" if delta else "）"
+    return (
+        f"  负面 {percent(negative, total)}{trend}，中性 {percent(neutral, total)}，正面 {percent(positive, total)}。"
+    )
+
+
+def intensity_line(current: float | None, previous: float | None) -> str:
+    if current is None:
+        return "  本期没有负面诉求。"
+    text = f"  负面诉求的平均情绪强度 {current:.2f}"
+    if previous is not None:
+        text += f"（上期 {previous:.2f}）"
+    return text + "。"
+
+
+def trend_line(items: list[tuple[str, int, str]]) -> str:
+    """(period label, cases, negative share) for the last few periods, oldest first."""
+    return "  近期走势：" + " → ".join(f"{label} {cases}件/负面{share}" for label, cases, share in items)
+
+
+DIGEST_CRITICAL = "六、紧急事项"
+DIGEST_NO_CRITICAL = "  本期没有紧急诉求。"
+
+
+def critical_head(count: int) -> str:
+    return f"  紧急诉求 {count} 件："
+
+
+def critical_line(code: str, category_name: str, status: str) -> str:
+    return f"  · {code} {category_name}（{STATUS_NAMES.get(status, status)}）"
+
+
+DIGEST_GRIDS = "七、各网格"
+
+
+def grid_line(name: str, cases: int, previous: int, on_time: str, satisfaction: str, overdue: int) -> str:
+    return (
+        f"  {name}：{cases} 件（上期 {previous}） · 按时办结率 {on_time} · 满意率 {satisfaction}"
+        f" · 超时未办 {overdue} 件"
+    )
+
+
+def ranking_line(title: str, names: list[tuple[str, str]], min_sample: int) -> str:
+    if not names:
+        return f"  {title}：样本不足（需至少 {min_sample} 件已办结或超时），暂不排名。"
+    return f"  {title}（样本≥{min_sample} 件）：" + "，".join(f"{i}. {n} {v}" for i, (n, v) in enumerate(names, 1))
+
+
+DIGEST_OFFICERS = "八、网格员"
+
+
+def officer_line(name: str, cases: int, closed: int, on_time: str, satisfaction: str) -> str:
+    return f"  {name}：承办 {cases} 件，办结 {closed} 件 · 按时办结率 {on_time} · 满意率 {satisfaction}"
+
+
+DIGEST_WARNINGS = "九、动态预警"
+DIGEST_NO_WARNINGS = "  本期没有明显异常。"
+
+
+def warning_line(grid: str, category_name: str, current: int, baseline: float) -> str:
+    if baseline < 0.05:
+        return f"  ⚠ {grid} {category_name} {current} 件，此前几期几乎没有，请关注。"
+    return (
+        f"  ⚠ {grid} {category_name} {current} 件，是此前几期平均（{baseline:.1f} 件）的 {current / baseline:.1f} 倍。"
+    )
+
+
+DIGEST_CONTINUED = "（续 {part}/{parts}）"

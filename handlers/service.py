@@ -8,6 +8,7 @@ delivered by ``Delivery``).
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from analysis.address import extract_address
-from analysis.analyzer import Analysis, Analyzer, clean_text
+from analysis.analyzer import Analysis, Analyzer, clean_text, strip_controls
 from analysis.taxonomy import Taxonomy
 from handlers import catalogue as t
 from handlers.clock import Clock
@@ -49,6 +50,7 @@ from storage.models import (
     Rating,
     Resident,
     Role,
+    Visit,
 )
 
 RESIDENT_UNBOUND = "resident_unbound"
@@ -105,7 +107,8 @@ class Minqing:
 
     def handle(self, msg: IncomingMessage) -> HandlerResult:
         """Handle one incoming message exactly once."""
-        text = clean_text(msg.text)
+        # Officers' and residents' words are passed on as written (full-width punctuation included).
+        text = strip_controls(msg.text)
         parsed = _COMMAND.match(text) if text.startswith("/") else None
         if parsed and not self._is_trigger(text):
             name, addressee, args = parsed.group(1).lower(), parsed.group(2), (parsed.group(3) or "").strip()
@@ -632,6 +635,29 @@ class Minqing:
             )
         return messages
 
+    def _on_visit(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
+        """Log a household visit (走访) in the household's file."""
+        assert actor.officer is not None
+        address = extract_address(args)
+        if address is None or not address.is_complete:
+            raise BadInput(t.USAGE["visit"])
+        note = args[args.find(address.room) + len(address.room) :].strip(" 室号房,，:：")
+        if not note:
+            raise BadInput(t.USAGE["visit"])
+        matches = [
+            h
+            for h in repo.find_households(
+                session=session, building=address.building, unit=address.unit, room=address.room
+            )
+            if _officer_covers_grid(actor.officer, h.grid_id, session)
+        ]
+        if len(matches) != 1:
+            raise NotFound(t.VISIT_HOUSEHOLD_UNKNOWN.format(address=address.label()))
+        session.add(
+            Visit(officer_id=actor.officer.id or 0, household_id=matches[0].id or 0, note=note, at=self.clock.now())
+        )
+        return [self._answer(msg, t.VISIT_LOGGED.format(address=address.label()))]
+
     def _on_rate(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
         code, label = _two_args(args, t.USAGE["rate"])
         score = RATINGS.get(label.strip())
@@ -682,7 +708,7 @@ class Minqing:
     # ------------------------------------------------------------------ helpers
 
     def _case(self, session: Session, code: str) -> Case:
-        normalised = code.strip().upper()
+        normalised = unicodedata.normalize("NFKC", code).strip().upper()
         if not _CASE_CODE.match(normalised):
             raise BadInput(t.BAD_CASE_CODE.format(code=code[:40]))
         case = repo.case_by_code(session=session, code=normalised)
@@ -809,6 +835,13 @@ def _officer_covers_community(officer: Officer, community_id: int, session: Sess
     return grid is not None and grid.community_id == community_id
 
 
+def _officer_covers_grid(officer: Officer, grid_id: int, session: Session) -> bool:
+    if officer.role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
+        return officer.grid_id == grid_id
+    grid = session.get(Grid, grid_id)
+    return grid is not None and _officer_covers_community(officer, grid.community_id, session)
+
+
 def _officer_covers_case(officer: Officer, case: Case, session: Session) -> bool:
     if officer.role == Role.ADMIN:
         return True
@@ -845,4 +878,5 @@ COMMANDS: dict[str, _Command] = {
     "transfer": _Command(Minqing._on_transfer, OFFICERS, "private"),
     "reject": _Command(Minqing._on_reject, OFFICERS, "private"),
     "file": _Command(Minqing._on_file, OFFICERS, "group"),
+    "visit": _Command(Minqing._on_visit, OFFICERS, "private"),
 }

@@ -139,3 +139,14 @@ def test_group_commands_that_would_leak_privacy_are_refused(world: World) -> Non
     result = world.send("/bind 1幢1单元101", user="stranger", chat=GROUP_GH, group=True)
 
     assert result.refused and "私聊" in result.messages[0].text
+
+
+def test_visit_is_logged_in_the_household_file(world: World) -> None:
+    from storage.models import Visit
+
+    result = world.send("/visit 3幢2单元502 上门了解情况，家中一切正常", user="officer_gh2")
+
+    assert not result.refused and "3幢2单元502" in result.messages[0].text
+    with world.core.db.transaction() as session:
+        visit = session.exec(select(Visit)).one()
+        assert visit.note == "上门了解情况，家中一切正常"

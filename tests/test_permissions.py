@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[Runner, set[str]]] = {
     "transfer": (_private("/transfer {code} WT-01 属于梧桐社区"), IN_SCOPE),
     "reject": (_private("/reject {code} 不属于社区事务"), IN_SCOPE),
     "file": (_file, OFFICERS),
+    # 1幢1单元301 is in grid GH-01: the other grid's officer has no such household in scope.
+    "visit": (_private("/visit 1幢1单元301 上门看望，老人身体不错"), IN_SCOPE),
     "rate": (_private("/rate {code} 满意"), {"resident_bound"}),  # on a resolved case
 }
 # Tables a refusal may touch: the record of the incoming message and the queued refusal reply.

@@ -1,6 +1,7 @@
 """Storage on SQLite and PostgreSQL: migrations, pragmas, time zones, codes under concurrency."""
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -19,9 +20,9 @@ from tests.factories import World, build_world
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     database = Database.from_url(db_url)
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 
