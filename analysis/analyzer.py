@@ -3,7 +3,7 @@
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -76,15 +76,25 @@ def _idf() -> tuple[dict[str, float], float]:
     return table, values[len(values) // 2]
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@lru_cache(maxsize=65536)
+def _keyword_weight(token: str) -> float:
+    """A token's IDF weight as a keyword, 0 when it cannot be one (cached: tokens recur constantly)."""
+    if len(token) < 2 or token in _keyword_stop_words() or token.isdigit() or not _HAN.search(token):
+        return 0.0
+    idf, median = _idf()
+    return idf.get(token, median)
+
+
 def extract_keywords(tokens: list[str], limit: int = 5) -> tuple[str, ...]:
     """TF-IDF keywords of one post from jieba's IDF table, without domain stop words."""
-    idf, median = _idf()
-    stop = _keyword_stop_words()
     weights: dict[str, float] = {}
     for token in tokens:
-        if len(token) < 2 or token in stop or token.isdigit() or not any("\u4e00" <= c <= "\u9fff" for c in token):
-            continue
-        weights[token] = weights.get(token, 0.0) + idf.get(token, median)
+        weight = _keyword_weight(token)
+        if weight:
+            weights[token] = weights.get(token, 0.0) + weight
     ranked = sorted(weights, key=lambda t: (-weights[t], t))
     return tuple(ranked[:limit])
 

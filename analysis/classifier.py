@@ -2,14 +2,19 @@
 
 ``KeywordClassifier`` is the first model: the taxonomy's keywords matched in one regex pass,
 weighted by length (longer cues are more specific). A trained model implements the same
-``TextClassifier`` protocol and replaces it without touching callers.
+``TextClassifier`` protocol and replaces it without touching callers (``TrainedClassifier``).
 """
 
 import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from analysis.model import LinearModel, Prediction
 from analysis.taxonomy import Taxonomy
+
+#: The model's probability of the most urgent level above which we call it that level anyway:
+#: a missed fire costs far more than an officer checking a false alarm.
+CRITICAL_FLOOR = 0.25
 
 _QUESTION = re.compile(r"[?？]|请问|吗[。！!,，\s]*$|怎么|如何|什么时候|啥时候|能不能|可不可以|是否|哪里|哪儿")
 
@@ -23,6 +28,9 @@ class Labels:
     urgency: str
     #: How sure we are that the text is a matter for the community rather than chatter (triage).
     matter_confidence: float
+    urgency_confidence: float = 0.0
+    #: The keyword that forced the urgency up, when a safety rule overrode the model.
+    urgency_rule: str = ""
 
 
 class TextClassifier(Protocol):
@@ -110,3 +118,108 @@ def _best(scores: dict[str, float], default: str) -> tuple[str, float]:
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     confidence = top_score / (top_score + runner_up + 2.0)
     return top, round(min(1.0, confidence + 0.3), 3)
+
+
+class UrgencyRules:
+    """The taxonomy's urgency keywords: each forces at least its own level, whatever a model says."""
+
+    def __init__(self, taxonomy: Taxonomy, levels: int = 2) -> None:
+        # Only the top levels (critical, high) force anything; "投诉" must not make a post "normal".
+        self._owner: dict[str, str] = {}
+        for urgency in taxonomy.urgencies[:levels]:
+            for word in urgency.keywords:
+                self._owner.setdefault(word.lower(), urgency.code)
+        self._regex = _pattern(set(self._owner))
+        self._rank = taxonomy.urgency_rank
+
+    def floor(self, text: str) -> tuple[str, str] | None:
+        """The most urgent level a keyword in ``text`` demands, with that keyword."""
+        if self._regex is None:
+            return None
+        best: tuple[str, str] | None = None
+        for match in self._regex.finditer(text.lower()):
+            word = match.group(0)
+            code = self._owner[word]
+            if best is None or self._rank[code] < self._rank[best[0]]:
+                best = (code, word)
+        return best
+
+
+class TrainedClassifier:
+    """A trained ``LinearModel`` for the families it has, keyword rules for safety and the rest."""
+
+    def __init__(self, model: LinearModel, taxonomy: Taxonomy) -> None:
+        self.model = model
+        self.taxonomy = taxonomy
+        self._keywords = KeywordClassifier(taxonomy)
+        self._rules = UrgencyRules(taxonomy)
+        self._rank = taxonomy.urgency_rank
+        self._most_urgent = taxonomy.urgencies[0].code if taxonomy.urgencies else ""
+        categories = {c.code for c in taxonomy.categories}
+        self._category_family = next(
+            (f for f in ("category", "label") if (h := model.head(f)) and set(h.classes) <= categories), None
+        )
+        intent_head = model.head("intent")
+        self._has_intent = intent_head is not None and set(intent_head.classes) <= {i.code for i in taxonomy.intents}
+        urgency_head = model.head("urgency")
+        self._has_urgency = urgency_head is not None and set(urgency_head.classes) <= set(self._rank)
+
+    @property
+    def covers_taxonomy(self) -> bool:
+        """True when the model labels every family with this taxonomy's codes."""
+        return self._category_family is not None and self._has_intent and self._has_urgency
+
+    def classify(self, text: str, tokens: list[str]) -> Labels:
+        predictions = self.model.predict(text, tokens)
+        if not predictions or next(iter(predictions.values())).evidence == 0:
+            # Nothing the model knows (empty, emoji-only, another language): its answer would be its bias.
+            return self._keywords.classify(text, tokens)
+        fallback: Labels | None = None
+        if self._category_family is None or not self._has_intent or not self._has_urgency:
+            fallback = self._keywords.classify(text, tokens)
+        if self._category_family is not None:
+            category = predictions[self._category_family]
+            category_code, category_confidence = category.label, category.confidence
+        else:
+            assert fallback is not None
+            category_code, category_confidence = fallback.category, fallback.category_confidence
+        if self._has_intent:
+            intent = predictions["intent"]
+            intent_code, intent_confidence = intent.label, intent.confidence
+            matter = 1.0 - intent.probabilities.get("chatter", 0.0)
+        else:
+            assert fallback is not None
+            intent_code, intent_confidence, matter = (
+                fallback.intent,
+                fallback.intent_confidence,
+                fallback.matter_confidence,
+            )
+        urgency_code, urgency_confidence, rule = self._urgency(text, predictions.get("urgency"), fallback)
+        if urgency_code == self._most_urgent:
+            matter = 1.0
+            if intent_code == "chatter":
+                intent_code = "help"  # someone in danger is never small talk
+        return Labels(
+            category=category_code,
+            category_confidence=round(category_confidence, 3),
+            intent=intent_code,
+            intent_confidence=round(intent_confidence, 3),
+            urgency=urgency_code,
+            matter_confidence=round(matter, 3),
+            urgency_confidence=round(urgency_confidence, 3),
+            urgency_rule=rule,
+        )
+
+    def _urgency(self, text: str, prediction: Prediction | None, fallback: Labels | None) -> tuple[str, float, str]:
+        if self._has_urgency and prediction is not None:
+            code, confidence = prediction.label, prediction.confidence
+            top = prediction.probabilities.get(self._most_urgent, 0.0)
+            if code != self._most_urgent and top >= CRITICAL_FLOOR:
+                code, confidence = self._most_urgent, top
+        else:
+            assert fallback is not None
+            code, confidence = fallback.urgency, fallback.urgency_confidence
+        forced = self._rules.floor(text)
+        if forced is not None and self._rank[forced[0]] < self._rank[code]:
+            return forced[0], confidence, forced[1]
+        return code, confidence, ""

@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from bot.cli_model import model_app
 from bot.settings import Settings
+from bot.wechat.cli import wecom_app
 
 if TYPE_CHECKING:
     from handlers.admin import Admin
@@ -36,6 +38,8 @@ app.add_typer(households_app, name="households")
 app.add_typer(officers_app, name="officers")
 app.add_typer(groups_app, name="groups")
 app.add_typer(cases_app, name="cases")
+app.add_typer(model_app, name="model")
+app.add_typer(wecom_app, name="wecom")
 
 err = Console(stderr=True)
 DbOption = Annotated[
@@ -215,16 +219,176 @@ def cases_list(
 
 
 @app.command("classify")
-def classify(json_out: JsonOption = True) -> None:
+def classify(
+    model: Annotated[
+        Path | None, typer.Option("--model", dir_okay=False, help="Model file (default: the shipped model).")
+    ] = None,
+    json_out: JsonOption = True,
+) -> None:
     """Classify one post per line from stdin; write one JSON line per post."""
     from analysis.analyzer import Analyzer
+    from analysis.default_model import load_classifier
+    from analysis.model import ModelError
+    from analysis.taxonomy import load_taxonomy
 
-    analyzer = Analyzer()
+    taxonomy = load_taxonomy(_settings(None).taxonomy_path)
+    try:
+        analyzer = Analyzer(classifier=load_classifier(taxonomy, model), taxonomy=taxonomy)
+    except ModelError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
     for line in sys.stdin:
         text = line.rstrip("\n")
         if not text.strip():
             continue
         _print_json(analyzer.analyze(text).as_dict())
+
+
+@app.command("run")
+def run(
+    platform: Annotated[str, typer.Option("--platform", help="telegram or wechat.")] = "telegram",
+    framework: Annotated[str, typer.Option("--framework", help="ptb or aiogram (Telegram only).")] = "ptb",
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bot token from @BotFather (default: MINQING_TOKEN).")
+    ] = None,
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", help="Bot API base; requests go to {URL}/bot{TOKEN}/{method}.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option("--webhook-url", help="Public HTTPS URL for webhook mode (default: polling).")
+    ] = None,
+    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT the webhook server binds.")] = None,
+    wechat_api_url: Annotated[
+        str | None, typer.Option("--wechat-api-url", help="WeChat API base (default https://api.weixin.qq.com).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run the bot with its scheduler until interrupted."""
+    from bot.run import RunError, run_telegram, telegram_options
+
+    if platform == "wechat":
+        from bot.wechat.cli import run_wechat_command
+
+        try:
+            run_wechat_command(_settings(db), listen=listen, api_url=wechat_api_url)
+        except ValueError as error:  # configuration: say what to set
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        return
+    if platform != "telegram":
+        err.print(f"[red]--platform must be telegram or wechat, not {platform}[/red]")
+        raise typer.Exit(2)
+    settings = _settings(db)
+    try:
+        options = telegram_options(
+            settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url, listen=listen
+        )
+    except RunError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    run_telegram(settings, options)
+
+
+@app.command("digest")
+def digest(
+    period: Annotated[str, typer.Option("--period", help="week, month or quarter.")] = "week",
+    end: Annotated[
+        str | None, typer.Option("--end", help="YYYY-MM-DD: the last complete period ending on or before this day.")
+    ] = None,
+    scope: Annotated[str | None, typer.Option("--scope", help="Only this community or street code.")] = None,
+    chart_dir: Annotated[Path | None, typer.Option("--chart-dir", help="Also write each chart as a PNG here.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print the 民情分析 digest of every community and street now (nothing is stored or sent)."""
+    from datetime import date
+
+    from analysis.taxonomy import load_taxonomy
+    from bot.wiring import open_database
+    from handlers.digests import KINDS, DigestBuilder, period_ending_on, period_just_ended, scopes
+
+    if period not in KINDS:
+        err.print(f"[red]--period must be one of {', '.join(KINDS)}[/red]")
+        raise typer.Exit(2)
+    settings = _settings(db)
+    zone = settings.core().zone
+    try:
+        wanted = period_ending_on(period, date.fromisoformat(end), zone) if end else None
+    except ValueError as error:
+        err.print(f"[red]--end must be YYYY-MM-DD: {error}[/red]")
+        raise typer.Exit(2) from error
+    chosen = wanted or period_just_ended(period, datetime.now(UTC), zone)
+    database = open_database(settings)
+    builder = DigestBuilder(
+        taxonomy=load_taxonomy(settings.taxonomy_path), zone=zone, settings=settings.schedule().digest
+    )
+    results: list[dict[str, Any]] = []
+    try:
+        with database.session() as session:
+            for target in scopes(session):
+                if scope and target.code != scope:
+                    continue
+                figures = builder.figures(session, target, chosen)
+                if chart_dir is not None and not figures.is_empty:
+                    from schedules.charts import render_chart
+
+                    chart_dir.mkdir(parents=True, exist_ok=True)
+                    (chart_dir / f"{period}-{target.code}-{chosen.first_day}.png").write_bytes(
+                        render_chart(figures, builder)
+                    )
+                results.append(
+                    {
+                        "scope": target.code,
+                        "scope_name": target.name,
+                        "messages": builder.render(figures),
+                        "figures": json.loads(figures.to_json()),
+                    }
+                )
+    finally:
+        database.dispose()
+    if scope and not results:
+        err.print(f"[red]no community or street with code {scope!r}[/red]")
+        raise typer.Exit(2)
+    if json_out:
+        _print_json(
+            {
+                "period": period,
+                "start": chosen.start.isoformat(),
+                "end": chosen.end.isoformat(),
+                "label": chosen.label,
+                "digests": results,
+            }
+        )
+        return
+    console = Console()
+    for result in results:
+        console.rule(f"{result['scope_name']} ({result['scope']})")
+        console.print("\n\n".join(result["messages"]), markup=False, highlight=False)
+
+
+@app.command("scheduler")
+def scheduler(db: DbOption = None) -> None:
+    """Run only the scheduler (digests, overdue alerts), for deployments that separate it from the bot."""
+    import asyncio
+    import signal
+
+    from bot.wiring import build_app
+    from schedules.scheduler import run_scheduler
+
+    application = build_app(_settings(db))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        err.print(f"scheduler running in {application.settings.timezone}; Ctrl-C to stop")
+        await run_scheduler(application, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        application.db.dispose()
 
 
 @app.command("demo")
@@ -268,7 +432,39 @@ def _print_demo(data: dict[str, Any]) -> None:
     for notice in data["sample_notifications"]:
         console.print(notice)
         console.print()
+    _print_schedules(console, data)
     console.print(f"用时 {data['seconds']} 秒")
+
+
+def _print_schedules(console: Console, data: dict[str, Any]) -> None:
+    """The demo's alerts and digests: counts, samples, and the texts leaders would read."""
+    names = {"first_reply": "首次回复", "resolution": "办结"}
+    table = Table("超时提醒（时限/级别）", "条数", title="超时提醒与督办")
+    for key, count in data["alerts_by_level"].items():
+        kind, level = key.split("/")
+        table.add_row(f"{names.get(kind, kind)} · 第{level}级", str(count))
+    console.print(table)
+    console.rule("超时提醒示例")
+    for alert in data["sample_alerts"]:
+        console.print(alert, markup=False)
+        console.print()
+    digests = Table("类型", "范围", "期间", "生成时间", "消息", "图表", title="民情分析")
+    for item in data["digests"]:
+        digests.add_row(
+            item["kind"],
+            item["scope"],
+            item["period"],
+            item["produced_at"][:16],
+            str(item["messages"]),
+            "有" if item["has_chart"] else "—",
+        )
+    console.print(digests)
+    # The full text of the last weekly digest of a community and of the street's quarterly one.
+    shown = [d for d in data["digests"] if d["kind"] == "week" and d["scope"] != "ST01"][-1:]
+    shown += [d for d in data["digests"] if d["kind"] == "quarter" and d["scope"] == "ST01"]
+    for item in shown:
+        console.rule(f"{item['scope']} · {item['period']}")
+        console.print(item["text"], markup=False, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,12 @@ from bot.settings import Settings
 from bot.wiring import App, build_app
 from handlers.clock import FixedClock
 from handlers.messages import CallbackQuery, IncomingMessage
+from handlers.overdue import AlertRecord
+from schedules.jobs import DEFAULT_CRONS, OVERDUE, Jobs, ScheduleSettings, SimulatedSchedule
 from storage.models import Case, Grid, Outbox
 
 STREET_START = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+QUARTER_DIGESTS_DUE = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 COMMUNITIES = {"GH": ("桂花社区", ("桂花苑", "丹桂里")), "WT": ("梧桐社区", ("梧桐小区", "新桥家园"))}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅建国志强秀珍海燕"
@@ -38,6 +41,10 @@ class DemoReport:
     messages_by_kind: Counter[str] = field(default_factory=Counter)
     sample_acks: list[str] = field(default_factory=list)
     sample_notifications: list[str] = field(default_factory=list)
+    #: Overdue alerts by "deadline kind/level", a few of their texts, and every digest produced.
+    alerts_by_level: Counter[str] = field(default_factory=Counter)
+    sample_alerts: list[str] = field(default_factory=list)
+    digests: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +62,9 @@ class DemoReport:
             "messages_by_kind": dict(self.messages_by_kind.most_common()),
             "sample_acks": self.sample_acks,
             "sample_notifications": self.sample_notifications,
+            "alerts_by_level": dict(sorted(self.alerts_by_level.items())),
+            "sample_alerts": self.sample_alerts,
+            "digests": self.digests,
             "seconds": round(self.seconds, 2),
         }
 
@@ -103,6 +113,11 @@ class Demo:
         self.rng = random.Random(seed)
         self.report = DemoReport()
         self._message_id = 1000
+        # The real jobs on the simulated clock: digests at their cron times, overdue checks hourly
+        # (every minute would be 130,000 runs for a quarter; the ladder's steps are hours apart).
+        schedule = ScheduleSettings(zone=app.core.settings.zone, crons={**DEFAULT_CRONS, OVERDUE: "0 * * * *"})
+        jobs = Jobs(db=app.db, taxonomy=app.core.taxonomy, clock=clock, settings=schedule)
+        self.schedule = SimulatedSchedule(jobs, clock)
         self._delivered = 0
 
     def _next_id(self) -> str:
@@ -202,12 +217,12 @@ class Demo:
         open_codes: list[tuple[str, str]] = []  # (code, reporter user id)
         strangers = 0
         for day in range(days):
-            self.clock.set(STREET_START + timedelta(days=day, hours=8))
+            self._move_to(STREET_START + timedelta(days=day, hours=8))
             for _ in range(per_day):
                 if not posts:
                     break
                 row = posts.pop()
-                self.clock.advance(timedelta(minutes=self.rng.randrange(20, 160)))
+                self._move_to(self.clock.now() + timedelta(minutes=self.rng.randrange(20, 160)))
                 if self.rng.random() < 0.8:
                     community, user_id = self.rng.choice(residents).split(":")
                 else:
@@ -226,12 +241,42 @@ class Demo:
                     if not codes:
                         self.report.ignored_chatter += 1
                 open_codes += [(code, user_id) for code in codes]
-            self.clock.set(STREET_START + timedelta(days=day, hours=17))
+            self._move_to(STREET_START + timedelta(days=day, hours=17))
             open_codes = self._officers_work(open_codes)
             self._deliver()
+        # Into 1 October, past 08:00 Shanghai: September's monthly and the third quarter's digests.
+        self._move_to(QUARTER_DIGESTS_DUE)
+        self._deliver()
         self._collect()
+        self._collect_schedules()
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _move_to(self, moment: datetime) -> None:
+        """Advance the simulated clock, running every job that falls due on the way."""
+        self.schedule.run_until(moment)
+        self.clock.set(moment)
+
+    def _collect_schedules(self) -> None:
+        zone = self.app.core.settings.zone
+        for job in self.schedule.fired:
+            for item in job.result:
+                if isinstance(item, AlertRecord):
+                    self.report.alerts_by_level[f"{item.kind}/{item.level}"] += 1
+                    if len(self.report.sample_alerts) < 3 and item.level > len(self.report.sample_alerts):
+                        self.report.sample_alerts.append(item.text)
+                elif item.created:
+                    self.report.digests.append(
+                        {
+                            "kind": item.kind,
+                            "scope": item.scope_code,
+                            "period": item.period_label,
+                            "produced_at": job.at.astimezone(zone).isoformat(),
+                            "messages": item.messages,
+                            "has_chart": item.has_chart,
+                            "text": "\n\n".join(item.parts),
+                        }
+                    )
 
     def _officers_work(self, open_codes: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Officers answer most cases within a day or two and resolve many; residents rate."""

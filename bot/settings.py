@@ -3,10 +3,12 @@
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handlers.digests import DigestSettings
 from handlers.service import CoreSettings
+from schedules.jobs import DEFAULT_CRONS, ScheduleSettings
 from storage.db import DEFAULT_SQLITE_URL
 
 
@@ -18,7 +20,44 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     bot_username: str = "minqing_bot"
     taxonomy_path: Path | None = None
+    #: A model file from `minqing model train`; None = the shipped default (built and cached at first use).
+    model_path: Path | None = None
     triage_threshold: float = 0.6
+    # Schedules (issue 5): crontab lines in ``timezone``; weekdays by name (mon-sun), never numbers.
+    digest_week_cron: str = DEFAULT_CRONS["week"]
+    digest_month_cron: str = DEFAULT_CRONS["month"]
+    digest_quarter_cron: str = DEFAULT_CRONS["quarter"]
+    overdue_cron: str = DEFAULT_CRONS["overdue"]
+    #: Escalate to the grid chief / community leader after this fraction of the allowance past due.
+    overdue_chief_after: float = 0.5
+    overdue_leader_after: float = 1.0
+    #: Grids and officers are ranked in digests only with at least this many closed or overdue cases.
+    digest_min_sample: int = 5
+    digest_charts: bool = True
+    # WeChat Official Account (issue 6): the server token, AppID/AppSecret for the customer-service API,
+    # and the EncodingAESKey (none: plain mode). WeCom group robots by name; the single URL is "default".
+    wechat_token: SecretStr | None = None
+    wechat_appid: str = ""
+    wechat_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wecom_webhook_url: SecretStr | None = None
+    wecom_robots: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def schedule(self) -> ScheduleSettings:
+        crons = {
+            "week": self.digest_week_cron,
+            "month": self.digest_month_cron,
+            "quarter": self.digest_quarter_cron,
+            "overdue": self.overdue_cron,
+        }
+        return ScheduleSettings(
+            zone=ZoneInfo(self.timezone),
+            crons={name: line for name, line in crons.items() if line.strip()},  # empty: job off
+            chief_after=self.overdue_chief_after,
+            leader_after=self.overdue_leader_after,
+            digest=DigestSettings(min_sample=self.digest_min_sample),
+            charts=self.digest_charts,
+        )
 
     def core(self) -> CoreSettings:
         return CoreSettings(

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from analysis.analyzer import Analyzer
+from analysis.default_model import load_classifier
 from analysis.taxonomy import load_taxonomy
 from bot.settings import Settings
 from handlers.admin import Admin
@@ -30,6 +31,9 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
 def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Migrate the database, load jieba and the model once, and wire the core."""
     db = open_database(settings, migrate=migrate)
-    analyzer = Analyzer(taxonomy=load_taxonomy(settings.taxonomy_path))
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    # The trained model by default; load_classifier falls back to keyword rules (with a warning) if
+    # the default cannot be built, and fails loudly if an admin-named model file is bad.
+    analyzer = Analyzer(classifier=load_classifier(taxonomy, settings.model_path), taxonomy=taxonomy)
     core = Minqing(db=db, analyzer=analyzer, clock=clock or SystemClock(), settings=settings.core())
     return App(settings=settings, db=db, core=core, admin=Admin(db))

@@ -58,7 +58,8 @@ HELP = {
         "/transfer 编号 网格编号 原因 — 转给其他网格\n"
         "/reject 编号 原因 — 不予受理并说明原因\n"
         "/file — 在群里回复某条消息发送，把它登记为诉求\n"
-        "/visit 住址 情况 — 记录一次入户走访"
+        "/visit 住址 情况 — 记录一次入户走访\n"
+        "/digest week|month|quarter — 民情分析周报、月报、季报（社区、街道领导）"
     ),
 }
 
@@ -365,8 +366,9 @@ DIGEST_HOT = "四、热点与反复出现的事项"
 DIGEST_NO_HOT = "  本期没有明显的热点或重复反映。"
 
 
-def hot_keywords(items: list[tuple[str, int]]) -> str:
-    return "  热词：" + "、".join(f"{word}（{count}）" for word, count in items)
+def hot_keywords(items: list[tuple[str, int]], *, estimated: bool = False) -> str:
+    head = "  热词（抽样估计）：" if estimated else "  热词："
+    return head + "、".join(f"{word}（{'约' if estimated else ''}{count}）" for word, count in items)
 
 
 def hot_places(items: list[tuple[str, int]]) -> str:
@@ -457,3 +459,12 @@ def warning_line(grid: str, category_name: str, current: int, baseline: float) -
 
 
 DIGEST_CONTINUED = "（续 {part}/{parts}）"
+
+
+# ---------------------------------------------------------------------------------------------------
+# WeChat Official Account (bot/wechat): answers to messages the core never sees, and quick replies.
+
+WECHAT_UNSUPPORTED = "暂时只能处理文字、语音和图片消息 🙏 请用文字描述一下您遇到的问题，比如“3幢楼道灯坏了”。"
+WECHAT_VOICE_UNRECOGNISED = "收到您的语音，但没能识别出文字 🙏 请用文字再发一次，我好帮您登记。"
+WECHAT_LOCATION = "收到您发的位置（{label}）🙏 请再用一句话说明是什么问题，我好帮您登记。"
+WECHAT_RATE_HINT = "也可以直接回复：评价 {code} 满意 / 基本满意 / 不满意"

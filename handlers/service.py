@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,8 @@ from analysis.taxonomy import Taxonomy
 from handlers import catalogue as t
 from handlers.clock import Clock
 from handlers.deadlines import deadlines
+from handlers.digests import KINDS as DIGEST_KINDS
+from handlers.digests import digest_for_leader
 from handlers.errors import BadInput, NotFound, PermissionDenied, UserFacingError
 from handlers.messages import (
     Attachment,
@@ -58,6 +60,7 @@ RESIDENT = "resident"
 RESIDENTS = frozenset({RESIDENT_UNBOUND, RESIDENT})
 OFFICERS = frozenset(role.value for role in Role)
 EVERYONE = RESIDENTS | OFFICERS
+LEADERS = frozenset({Role.COMMUNITY_LEADER.value, Role.STREET_LEADER.value, Role.ADMIN.value})
 FINAL_STATUSES = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED})
 RATINGS = {"满意": "satisfied", "基本满意": "basically", "不满意": "unsatisfied"}
 
@@ -705,6 +708,22 @@ class Minqing:
         )
         return messages
 
+    def _on_digest(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
+        """A leader's 民情分析 for the period just ended (``/digest week|month|quarter``)."""
+        assert actor.officer is not None
+        kind = (args.split() or ["week"])[0].lower()
+        if kind not in DIGEST_KINDS:
+            raise BadInput(t.DIGEST_USAGE)
+        replies = digest_for_leader(
+            session,
+            taxonomy=self.taxonomy,
+            zone=self.settings.zone,
+            officer=actor.officer,
+            kind=kind,
+            now=self.clock.now(),
+        )
+        return [replace(self._answer(msg, text), photo_ref=photo) for text, photo in replies]
+
     # ------------------------------------------------------------------ helpers
 
     def _case(self, session: Session, code: str) -> Case:
@@ -879,4 +898,5 @@ COMMANDS: dict[str, _Command] = {
     "reject": _Command(Minqing._on_reject, OFFICERS, "private"),
     "file": _Command(Minqing._on_file, OFFICERS, "group"),
     "visit": _Command(Minqing._on_visit, OFFICERS, "private"),
+    "digest": _Command(Minqing._on_digest, LEADERS, "private"),
 }

@@ -8,6 +8,7 @@ from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.messages import Attachment, CallbackQuery, HandlerResult, IncomingMessage, QuotedMessage
 from handlers.service import Minqing
+from storage.db import Database
 
 PLATFORM = "telegram"
 GROUP_GH = "-100111"
@@ -118,3 +119,133 @@ def build_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
         result = world.send(address, user=user)
         assert "绑定成功" in result.messages[0].text, result.messages[0].text
     return world
+
+
+#: Telegram-shaped numeric user ids for the people of ``build_world`` (Telegram ids are integers).
+TELEGRAM_IDS = {
+    "officer_gh1": "1001",
+    "officer_gh2": "1002",
+    "chief_gh1": "1003",
+    "leader_gh": "1004",
+    "leader_street": "1005",
+    "admin": "1006",
+    "res_1_1_301": "2001",
+    "res_3_2_502": "2002",
+    "stranger": "2999",
+}
+
+
+def build_telegram_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
+    """``build_world`` with Telegram user ids (``TELEGRAM_IDS``) in place of the readable names."""
+    world = World(core=core, admin=admin, clock=clock, users=dict(TELEGRAM_IDS))
+    report = admin.import_households(households(), now=clock.now())
+    assert not report.rejected
+    for user, role, scope in (
+        ("officer_gh1", "grid_officer", "GH-01"),
+        ("officer_gh2", "grid_officer", "GH-02"),
+        ("chief_gh1", "grid_chief", "GH-01"),
+        ("leader_gh", "community_leader", "GH"),
+        ("leader_street", "street_leader", "ST01"),
+        ("admin", "admin", "ST01"),
+    ):
+        _, code = admin.add_officer(name=f"{user}的名字", role=role, scope=scope, now=clock.now())
+        result = world.send(f"/join {code}", user=TELEGRAM_IDS[user])
+        assert "欢迎" in result.messages[0].text, result.messages[0].text
+    admin.link_group(platform=PLATFORM, chat_id=GROUP_GH, community="GH")
+    admin.link_group(platform=PLATFORM, chat_id=GROUP_WT, community="WT")
+    for user, address in (("res_1_1_301", "/bind GH 1幢1单元301"), ("res_3_2_502", "/bind GH 3幢2单元502")):
+        result = world.send(address, user=TELEGRAM_IDS[user])
+        assert "绑定成功" in result.messages[0].text, result.messages[0].text
+    return world
+
+
+def insert_case(
+    db: Database,
+    *,
+    grid: str | None,
+    community: str | None,
+    created_at: datetime,
+    category: str = "property",
+    intent: str = "complaint",
+    urgency: str = "normal",
+    polarity: str = "neutral",
+    intensity: float = 0.0,
+    assignee: str | None = None,
+    household: tuple[str, str, str] | None = None,
+    keywords: str = "",
+    address: str = "",
+    status: str = "assigned",
+    first_reply_due: datetime | None = None,
+    resolution_due: datetime | None = None,
+    first_replied_at: datetime | None = None,
+    resolved_at: datetime | None = None,
+    closed_at: datetime | None = None,
+    rating: str | None = None,
+) -> int:
+    """A case with exactly the timestamps a digest or overdue test needs (bypasses intake)."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from storage.models import Case, ChatIdentity, Community, Grid, Household, Officer, Post
+
+    with db.transaction() as session:
+        grid_row = session.exec(select(Grid).where(Grid.code == grid)).one() if grid else None
+        community_row = session.exec(select(Community).where(Community.code == community)).one() if community else None
+        officer_id = None
+        if assignee is not None:
+            identity = session.exec(select(ChatIdentity).where(ChatIdentity.user_id == assignee)).one()
+            officer_id = session.get(Officer, identity.officer_id).id  # type: ignore[union-attr]
+        household_id = None
+        if household is not None:
+            building, unit, room = household
+            household_id = (
+                session.exec(
+                    select(Household).where(
+                        Household.community_id == community_row.id,  # type: ignore[union-attr]
+                        Household.building == building,
+                        Household.unit == unit,
+                        Household.room == room,
+                    )
+                )
+                .one()
+                .id
+            )
+        number = next(_ids)
+        post = Post(
+            platform=PLATFORM,
+            chat_id="c",
+            message_id=f"m{number}",
+            user_id="u",
+            text=f"诉求{number}",
+            posted_at=created_at,
+        )
+        session.add(post)
+        session.flush()
+        case = Case(
+            code=f"MQ-{created_at.year}-{number:06d}",
+            post_id=post.id or 0,
+            household_id=household_id,
+            community_id=community_row.id if community_row else None,
+            grid_id=grid_row.id if grid_row else None,
+            assignee_id=officer_id,
+            category=category,
+            intent=intent,
+            urgency=urgency,
+            polarity=polarity,
+            intensity=intensity,
+            keywords=keywords,
+            address=address,
+            status=status,
+            first_reply_due=first_reply_due or created_at + timedelta(days=1),
+            resolution_due=resolution_due or created_at + timedelta(days=7),
+            first_replied_at=first_replied_at,
+            resolved_at=resolved_at,
+            closed_at=closed_at,
+            rating=rating,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+        session.add(case)
+        session.flush()
+        return case.id or 0

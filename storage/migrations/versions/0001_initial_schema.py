@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:06:40.545831
+Create Date: 2026-11-24 23:19:12.553693
 """
 
 from collections.abc import Sequence
@@ -246,10 +246,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_case_created', ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_grid_id'), ['grid_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_household_id'), ['household_id'], unique=False)
-        batch_op.create_index('ix_case_open_first_reply', ['first_reply_due'], unique=False, sqlite_where=sa.text('first_replied_at IS NULL'), postgresql_where=sa.text('first_replied_at IS NULL'))
-        batch_op.create_index('ix_case_open_resolution', ['resolution_due'], unique=False, sqlite_where=sa.text('resolved_at IS NULL'), postgresql_where=sa.text('resolved_at IS NULL'))
+        batch_op.create_index('ix_case_open_first_reply', ['first_reply_due'], unique=False, sqlite_where=sa.text('first_replied_at IS NULL AND closed_at IS NULL'), postgresql_where=sa.text('first_replied_at IS NULL AND closed_at IS NULL'))
+        batch_op.create_index('ix_case_open_resolution', ['resolution_due'], unique=False, sqlite_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'), postgresql_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_case_reporter_identity_id'), ['reporter_identity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_status'), ['status'], unique=False)
+        batch_op.create_index('ix_case_urgency_created', ['urgency', 'created_at'], unique=False)
 
     op.create_table('alertsent',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -314,10 +315,11 @@ def downgrade() -> None:
 
     op.drop_table('alertsent')
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_urgency_created')
         batch_op.drop_index(batch_op.f('ix_case_status'))
         batch_op.drop_index(batch_op.f('ix_case_reporter_identity_id'))
-        batch_op.drop_index('ix_case_open_resolution', sqlite_where=sa.text('resolved_at IS NULL'), postgresql_where=sa.text('resolved_at IS NULL'))
-        batch_op.drop_index('ix_case_open_first_reply', sqlite_where=sa.text('first_replied_at IS NULL'), postgresql_where=sa.text('first_replied_at IS NULL'))
+        batch_op.drop_index('ix_case_open_resolution', sqlite_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'), postgresql_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'))
+        batch_op.drop_index('ix_case_open_first_reply', sqlite_where=sa.text('first_replied_at IS NULL AND closed_at IS NULL'), postgresql_where=sa.text('first_replied_at IS NULL AND closed_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_case_household_id'))
         batch_op.drop_index(batch_op.f('ix_case_grid_id'))
         batch_op.drop_index('ix_case_created')

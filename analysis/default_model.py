@@ -1,0 +1,133 @@
+"""The shipped default model: trained from the team's seed corpus at first use, then cached.
+
+The cache file's name carries a digest of the corpus, the features and the training settings, so a
+new corpus or code version builds a fresh model instead of loading a stale one. Building takes a few
+seconds (mostly importing scikit-learn); loading the cached file takes milliseconds.
+"""
+
+import csv
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from analysis.classifier import KeywordClassifier, TextClassifier, TrainedClassifier
+from analysis.features import FEATURE_VERSION
+from analysis.model import FORMAT_VERSION, LinearModel, ModelError
+from analysis.taxonomy import Taxonomy, load_taxonomy
+from analysis.tokenizer import cache_dir, tokenize
+from analysis.training import Corpus, TrainingConfig, train_model
+
+log = logging.getLogger(__name__)
+
+#: The label families of the shipped model, in the seed corpus's column names.
+FAMILIES = ("category", "intent", "urgency")
+DEFAULT_CONFIG = TrainingConfig()
+_lock = threading.Lock()
+
+
+def seed_corpus_text() -> str:
+    return resources.files("analysis").joinpath("data/seed_corpus.csv").read_text(encoding="utf-8")
+
+
+def read_corpus(
+    source: Path | str, *, text_col: str = "text", label_cols: Sequence[str] = ("label",), drop_empty: bool = True
+) -> Corpus:
+    """A labelled CSV (a path, or CSV text) as a ``Corpus``, tokenised with the shared jieba."""
+    raw = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    reader = csv.DictReader(io.StringIO(raw))
+    fields = reader.fieldnames or []
+    missing = [c for c in (text_col, *label_cols) if c not in fields]
+    if missing:
+        raise ValueError(f"missing column(s) {', '.join(missing)}; the file has {', '.join(fields)}")
+    texts: list[str] = []
+    labels: dict[str, list[str]] = {c: [] for c in label_cols}
+    for row in reader:
+        text = (row.get(text_col) or "").strip()
+        values = [(row.get(c) or "").strip() for c in label_cols]
+        if drop_empty and (not text or not all(values)):
+            continue
+        texts.append(text)
+        for column, value in zip(label_cols, values, strict=True):
+            labels[column].append(value)
+    return Corpus(
+        texts=tuple(texts),
+        tokens=tuple(tokenize(t) for t in texts),
+        labels={c: tuple(v) for c, v in labels.items()},
+    )
+
+
+def _digest() -> str:
+    taxonomy = resources.files("analysis").joinpath("data/taxonomy.toml").read_bytes()
+    recipe = f"{FEATURE_VERSION}|{FORMAT_VERSION}|{DEFAULT_CONFIG!r}|".encode() + seed_corpus_text().encode() + taxonomy
+    return hashlib.sha256(recipe).hexdigest()[:16]
+
+
+def default_model_path() -> Path:
+    return cache_dir() / "models" / f"default-{_digest()}.mqm"
+
+
+def _with_taxonomy_keywords(corpus: Corpus, taxonomy: Taxonomy) -> Corpus:
+    """The corpus plus each category keyword of the taxonomy as a one-word post of that category.
+
+    The seed corpus cannot mention every word residents use; the taxonomy's keyword lists can, so
+    the model learns them as category evidence (they carry no intent or urgency label).
+    """
+    texts, tokens = list(corpus.texts), list(corpus.tokens)
+    labels = {family: list(values) for family, values in corpus.labels.items()}
+    for category in taxonomy.categories:
+        for word in category.keywords:
+            texts.append(word)
+            tokens.append([word])
+            for family in labels:
+                labels[family].append(category.code if family == "category" else "")
+    return Corpus(texts=tuple(texts), tokens=tuple(tokens), labels={f: tuple(v) for f, v in labels.items()})
+
+
+def build_default_model() -> LinearModel:
+    """Train the default model from the packaged seed corpus and taxonomy keywords (deterministic)."""
+    corpus = _with_taxonomy_keywords(read_corpus(seed_corpus_text(), label_cols=FAMILIES), load_taxonomy())
+    return train_model(corpus, DEFAULT_CONFIG, meta={"source": "seed_corpus.csv", "digest": _digest()})
+
+
+def load_default_model() -> LinearModel:
+    """The cached default model, built and cached first if needed."""
+    path = default_model_path()
+    with _lock:
+        if path.exists():
+            try:
+                return LinearModel.load(path)
+            except ModelError as error:
+                log.warning("cached default model unusable, rebuilding: %s", error)
+        model = build_default_model()
+        try:
+            model.save(path)
+        except OSError as error:  # a read-only cache only costs a rebuild next time
+            log.warning("could not cache the default model at %s: %s", path, error)
+        return model
+
+
+def load_classifier(taxonomy: Taxonomy, model_path: Path | None = None) -> TextClassifier:
+    """The trained classifier for ``taxonomy``: the admin's model file, else the shipped default.
+
+    A model file the admin named must load and fit the taxonomy (a clear error otherwise). The
+    default falls back to the keyword classifier, with a warning, when it cannot be built or when a
+    deployment's own taxonomy uses other codes than the seed corpus.
+    """
+    if model_path is not None:
+        classifier = TrainedClassifier(LinearModel.load(model_path), taxonomy)
+        if not classifier.covers_taxonomy:
+            raise ModelError(f"{model_path}: its labels do not match the taxonomy's categories/intents/urgencies")
+        return classifier
+    try:
+        classifier = TrainedClassifier(load_default_model(), taxonomy)
+    except (ImportError, OSError, ValueError) as error:
+        log.warning("default model unavailable, using keyword rules only: %s", error)
+        return KeywordClassifier(taxonomy)
+    if not classifier.covers_taxonomy:
+        log.warning("the taxonomy's codes differ from the seed corpus; using keyword rules only")
+        return KeywordClassifier(taxonomy)
+    return classifier

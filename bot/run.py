@@ -1,0 +1,103 @@
+"""`minqing run`: build the app and serve one platform until interrupted."""
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.delivery import RateLimits
+from bot.settings import Settings
+from bot.telegram.adapter import DEFAULT_API_URL
+from bot.telegram.runner import FRAMEWORKS, TelegramOptions, serve_telegram
+from bot.wiring import App, build_app
+
+log = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    """A configuration problem worth a clear message and exit status 2."""
+
+
+class TelegramTuning(BaseSettings):
+    """Limits and sizes for unusual deployments (a local Bot API server, load tests); defaults suit Telegram."""
+
+    model_config = SettingsConfigDict(env_prefix="MINQING_TELEGRAM_", env_file=".env", extra="ignore")
+
+    per_second: int = 30
+    per_group_per_minute: int = 20
+    per_private_per_second: int = 1
+    workers: int = 4
+    poll_limit: int = 100
+    webhook_secret: str | None = None
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise RunError(f"--listen must be HOST:PORT, not {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def telegram_options(
+    *,
+    settings: Settings,
+    framework: str,
+    token: str | None,
+    api_url: str | None,
+    webhook_url: str | None,
+    listen: str | None,
+) -> TelegramOptions:
+    if framework not in FRAMEWORKS:
+        raise RunError(f"--framework must be one of {', '.join(FRAMEWORKS)}")
+    secret = token or (settings.token.get_secret_value() if settings.token else "")
+    if not secret:
+        raise RunError("a bot token is needed: --token or MINQING_TOKEN (from @BotFather)")
+    if listen and not webhook_url:
+        raise RunError("--listen serves a webhook: give --webhook-url too")
+    tuning = TelegramTuning()
+    return TelegramOptions(
+        framework=framework,
+        token=secret,
+        api_url=api_url or DEFAULT_API_URL,
+        webhook_url=webhook_url,
+        listen=parse_listen(listen) if listen else ("0.0.0.0", 8080),
+        webhook_secret=tuning.webhook_secret,
+        poll_limit=tuning.poll_limit,
+        workers=tuning.workers,
+        limits=RateLimits(
+            per_second=tuning.per_second,
+            per_group_per_minute=tuning.per_group_per_minute,
+            per_private_per_second=tuning.per_private_per_second,
+        ),
+    )
+
+
+def start_scheduler(app: App, wake_delivery: Callable[[], None]) -> Any:
+    """Start the schedules package's scheduler if it provides ``start_scheduler(app, wake_delivery)``."""
+    module = importlib.import_module("schedules")
+    starter = getattr(module, "start_scheduler", None)
+    if starter is None:
+        log.warning("no scheduler yet (schedules.start_scheduler is missing): digests and alerts are off")
+        return None
+    return starter(app, wake_delivery)
+
+
+def run_telegram(settings: Settings, options: TelegramOptions) -> None:
+    """Build the app (migrations, jieba, model) and serve Telegram until SIGINT or SIGTERM."""
+    app = build_app(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_telegram(app, options, stop=stop, start_scheduler=start_scheduler)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.db.dispose()

@@ -1,0 +1,1 @@
+"""Telegram: translation, the PTB and aiogram adapters, polling and webhook runners."""

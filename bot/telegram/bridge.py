@@ -1,0 +1,209 @@
+"""What the bot does with an update, written once for both frameworks.
+
+An adapter's handlers hand the update's Bot API JSON to ``Bridge.on_update`` and its error
+handler to ``Bridge.on_error``; the few calls that answer at once rather than through the outbox
+(callback answers, the edited rating message, command menus, the apology after a crash) go back
+through the adapter's ``BotActions``.
+"""
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from sqlmodel import col, select
+
+from bot.telegram.translate import (
+    PLATFORM,
+    AddedToGroup,
+    BotIdentity,
+    Json,
+    rated_text,
+    translate,
+)
+from handlers import catalogue as t
+from handlers.clock import Clock
+from handlers.errors import UserFacingError
+from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
+from handlers.service import Minqing
+from storage import repositories as repo
+from storage.db import Database
+from storage.models import ChatIdentity, Digest
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class MenuScope:
+    """Where a command menu shows: everyone's private chats, all groups, or one chat."""
+
+    kind: str  # "default", "all_group_chats" or "chat"
+    chat_id: str | None = None
+
+
+Menu = tuple[tuple[str, str], ...]
+
+
+class BotActions(Protocol):
+    """Bot API calls made directly by the bridge (everything else goes through the outbox)."""
+
+    async def answer_callback(self, query_id: str, text: str) -> None: ...
+
+    async def edit_message(self, chat_id: str, message_id: str, html_text: str) -> None: ...
+
+    async def set_commands(self, menu: Menu, scope: MenuScope) -> None: ...
+
+    async def send_html(self, chat_id: str, html_text: str, reply_to_message_id: str | None) -> None: ...
+
+
+class Bridge:
+    """Translate, run the synchronous core in worker threads, and answer what must be answered now."""
+
+    def __init__(
+        self,
+        *,
+        core: Minqing,
+        db: Database,
+        bot: BotIdentity,
+        actions: BotActions,
+        executor: Executor | None = None,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.core = core
+        self.db = db
+        self.bot = bot
+        self.actions = actions
+        self.executor = executor
+        self.on_queued = on_queued
+        self.clock: Clock = core.clock
+
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        # The core is synchronous (SQLAlchemy sessions); keep the event loop free while it runs.
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    async def on_update(self, update: Json) -> None:
+        """Handle one update; returns after everything it changed is committed."""
+        item = translate(update, self.bot)
+        if isinstance(item, IncomingMessage):
+            result: HandlerResult = await self._in_thread(self.core.handle, item)
+            self._queued(result)
+            if item.text.startswith("/join") and not result.duplicate:
+                await self.refresh_officer_menu(item.user_id)
+        elif isinstance(item, CallbackQuery):
+            await self._on_button(item, update["callback_query"])
+        elif isinstance(item, AddedToGroup) and await self._in_thread(self._greet_if_unlinked, item):
+            self.on_queued()
+
+    async def _on_button(self, query: CallbackQuery, raw: Json) -> None:
+        result: HandlerResult = await self._in_thread(self.core.handle_callback, query)
+        self._queued(result)
+        await self._best_effort(self.actions.answer_callback(query.query_id, result.toast))
+        original = raw.get("message") or {}
+        if result.case_codes and original.get("text") and query.message_id:
+            # Take the buttons away so the rating reads as done in the chat, not only in a toast.
+            edited = rated_text(str(original["text"]), result.toast)
+            await self._best_effort(self.actions.edit_message(query.chat_id, query.message_id, edited))
+
+    def _queued(self, result: HandlerResult) -> None:
+        if result.messages:
+            self.on_queued()
+
+    async def on_error(self, update: Json | None, error: BaseException) -> None:
+        """The adapters' single error handler: log, then tell the user in safe words."""
+        if isinstance(error, UserFacingError):
+            text = error.message
+        else:
+            log.error("update %s failed", (update or {}).get("update_id"), exc_info=error)
+            text = t.SOMETHING_WENT_WRONG
+        if not update:
+            return
+        query = update.get("callback_query")
+        if query:
+            await self._best_effort(self.actions.answer_callback(str(query["id"]), text))
+            return
+        message = update.get("message")
+        if message:
+            await self._best_effort(
+                self.actions.send_html(str(message["chat"]["id"]), _escape(text), str(message["message_id"]))
+            )
+
+    async def _best_effort(self, call: Awaitable[None]) -> None:
+        """Await a direct Bot API call whose failure must not fail the update (it is already committed)."""
+        try:
+            await call
+        except Exception as error:  # the network or Telegram refused; the outbox path is unaffected
+            log.warning("direct Bot API call failed: %r", error)
+
+    # -------------------------------------------------------------------------------- groups
+
+    def _greet_if_unlinked(self, event: AddedToGroup) -> bool:
+        """Queue the how-to-link notice once per time the bot is added to an unlinked group."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            if repo.group_for_chat(session=session, platform=PLATFORM, chat_id=event.chat_id) is not None:
+                return False
+            if not repo.claim_message(
+                session=session, platform=PLATFORM, chat_id=event.chat_id, message_id=event.event_id, at=now
+            ):
+                return False  # the same membership update, delivered again
+            text = t.UNLINKED_GROUP.format(platform=PLATFORM, chat_id=event.chat_id)
+            notice = OutgoingMessage(PLATFORM, event.chat_id, text, kind="notice")
+            repo.queue_outgoing(session=session, rows=[outbox_row(notice, now)])
+        return True
+
+    # -------------------------------------------------------------------------------- menus
+
+    async def register_menus(self) -> None:
+        """Set the resident, group and per-officer command menus (setMyCommands with scopes)."""
+        await self.actions.set_commands(t.COMMAND_MENUS["resident"], MenuScope("default"))
+        await self.actions.set_commands(t.COMMAND_MENUS["group"], MenuScope("all_group_chats"))
+        for user_id in await self._in_thread(self._officer_user_ids):
+            await self._best_effort(self.actions.set_commands(t.COMMAND_MENUS["officer"], MenuScope("chat", user_id)))
+
+    async def refresh_officer_menu(self, user_id: str) -> None:
+        """Show the officer menu in the private chat of someone who just joined as an officer."""
+        if user_id in await self._in_thread(self._officer_user_ids, user_id):
+            await self._best_effort(self.actions.set_commands(t.COMMAND_MENUS["officer"], MenuScope("chat", user_id)))
+
+    def _officer_user_ids(self, only: str | None = None) -> list[str]:
+        with self.db.transaction() as session:
+            query = select(ChatIdentity.user_id).where(
+                ChatIdentity.platform == PLATFORM, col(ChatIdentity.officer_id).is_not(None)
+            )
+            if only is not None:
+                query = query.where(ChatIdentity.user_id == only)
+            return list(session.exec(query).all())
+
+    # -------------------------------------------------------------------------------- photos
+
+    async def load_photo(self, ref: str) -> bytes | None:
+        """The PNG a ``photo_ref`` names ("digest:12"), or None when there is no such image."""
+        kind, _, key = ref.partition(":")
+        if kind != "digest" or not key.isdigit():
+            return None
+        return await self._in_thread(self._digest_chart, int(key))
+
+    def _digest_chart(self, digest_id: int) -> bytes | None:
+        with self.db.transaction() as session:
+            digest = session.get(Digest, digest_id)
+            return digest.chart_png if digest is not None else None
+
+
+def outbox_row(message: OutgoingMessage, now: object) -> dict[str, object]:
+    return {
+        "platform": message.platform,
+        "chat_id": message.chat_id,
+        "kind": message.kind,
+        "payload": message.to_json(),
+        "created_at": now,
+        "attempts": 0,
+        "error": "",
+    }
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)

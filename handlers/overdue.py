@@ -1,0 +1,316 @@
+"""The overdue ladder: remind the assignee, then escalate, each alert exactly once.
+
+Defaults from the design: at the deadline remind the assignee; at the deadline plus 50% of the
+allowance escalate to the grid chief; at plus 100% to the community leader. A critical case alerts
+the assignee and the chief at once, then the community leader, then the street leader. The same
+ladder runs for the first-reply and the resolution deadline.
+
+Exactly once: an ``AlertSent`` row (unique on case, kind, level) is inserted in the same transaction
+as the outbox rows that carry the alert, so a restart, a second run or a second process that races
+for the same alert writes nothing.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from analysis.taxonomy import Taxonomy
+from handlers import catalogue as t
+from handlers.clock import Clock
+from handlers.deadlines import add_working_time
+from handlers.messages import OutgoingMessage
+from storage import repositories as repo
+from storage.db import Database
+from storage.models import OPEN_STATUSES, AlertSent, Case, Community, Officer, Role
+
+log = logging.getLogger(__name__)
+
+FIRST_REPLY = "first_reply"
+RESOLUTION = "resolution"
+DEADLINE_KINDS: tuple[str, ...] = (FIRST_REPLY, RESOLUTION)
+ASSIGNEE = "assignee"
+#: Who is next up the ladder when a rung's role has nobody (a grid without a chief, say).
+_FALLBACK: tuple[str, ...] = (Role.GRID_CHIEF, Role.COMMUNITY_LEADER, Role.STREET_LEADER)
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """One step of the ladder: ``after`` is the fraction of the allowance past the deadline."""
+
+    level: int
+    after: float
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    ordinary: tuple[Rung, ...]
+    critical: tuple[Rung, ...]
+
+
+def default_ladder(*, chief_after: float = 0.5, leader_after: float = 1.0) -> Ladder:
+    return Ladder(
+        ordinary=(
+            Rung(1, 0.0, (ASSIGNEE,)),
+            Rung(2, chief_after, (Role.GRID_CHIEF,)),
+            Rung(3, leader_after, (Role.COMMUNITY_LEADER,)),
+        ),
+        critical=(
+            Rung(1, 0.0, (ASSIGNEE, Role.GRID_CHIEF)),
+            Rung(2, chief_after, (Role.COMMUNITY_LEADER,)),
+            Rung(3, leader_after, (Role.STREET_LEADER,)),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueCase:
+    """The columns the ladder needs, read straight from the partial index's rows."""
+
+    id: int
+    code: str
+    category: str
+    urgency: str
+    grid_id: int | None
+    community_id: int | None
+    assignee_id: int | None
+    created_at: datetime
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert that was written to the outbox (for logs, the demo and tests)."""
+
+    case_code: str
+    kind: str
+    level: int
+    recipients: tuple[str, ...]
+    messages: int
+    text: str
+
+
+def allowance(taxonomy: Taxonomy, *, kind: str, category: str, urgency: str) -> tuple[timedelta, bool] | None:
+    """(time allowed, counted in working time) for a deadline, as ``handlers.deadlines`` set it."""
+    try:
+        level = taxonomy.urgency(urgency)
+        rank = taxonomy.urgency_rank[urgency]
+        if kind == FIRST_REPLY:
+            return timedelta(minutes=level.first_reply_minutes), level.working_time
+        if rank <= 1:
+            return timedelta(hours=level.resolution_hours), level.working_time
+        return timedelta(hours=taxonomy.category(category).resolution_hours), level.working_time
+    except KeyError:  # the taxonomy changed since the case was filed
+        return None
+
+
+def rung_due(case: OverdueCase, rung: Rung, *, span: timedelta, working: bool, zone: ZoneInfo) -> datetime:
+    """When ``rung`` fires for ``case``: its deadline plus a fraction of the allowance."""
+    extra = span * rung.after
+    if not extra:
+        return case.due
+    return add_working_time(case.due, extra, zone) if working else case.due + extra
+
+
+class OverdueChecker:
+    """Run by the scheduler every minute (the demo: every simulated hour)."""
+
+    def __init__(
+        self, *, db: Database, taxonomy: Taxonomy, clock: Clock, zone: ZoneInfo, ladder: Ladder | None = None
+    ) -> None:
+        self.db = db
+        self.taxonomy = taxonomy
+        self.clock = clock
+        self.zone = zone
+        self.ladder = ladder or default_ladder()
+        self._critical = taxonomy.urgencies[0].code if taxonomy.urgencies else ""
+
+    def check(self) -> list[AlertRecord]:
+        """Send every alert that is due and not yet sent; returns what was written."""
+        now = self.clock.now()
+        written: list[AlertRecord] = []
+        for kind in DEADLINE_KINDS:
+            with self.db.session() as session:
+                cases = overdue_cases(session=session, kind=kind, now=now)
+                sent = sent_levels(session=session, kind=kind, case_ids=[c.id for c in cases])
+            for case in cases:
+                pending = self._reached(case, kind, now, sent.get(case.id, set()))
+                if pending:
+                    written += self._alert(case, kind, pending, now)
+        return written
+
+    def _reached(self, case: OverdueCase, kind: str, now: datetime, sent: set[int]) -> list[Rung]:
+        """Unsent rungs that are due; stops at the first one that is not (rungs climb in time)."""
+        rungs = self.ladder.critical if case.urgency == self._critical else self.ladder.ordinary
+        found = allowance(self.taxonomy, kind=kind, category=case.category, urgency=case.urgency)
+        span, working = found if found else (max(case.due - case.created_at, timedelta(0)), False)
+        reached: list[Rung] = []
+        for rung in sorted(rungs, key=lambda r: r.after):
+            if rung.level in sent:
+                continue
+            if rung_due(case, rung, span=span, working=working, zone=self.zone) > now:
+                break
+            reached.append(rung)
+        return reached
+
+    def _alert(self, case: OverdueCase, kind: str, rungs: Sequence[Rung], now: datetime) -> list[AlertRecord]:
+        written: list[AlertRecord] = []
+        with self.db.transaction() as session:
+            for rung in rungs:
+                claimed = repo.insert_ignoring_conflict(
+                    session,
+                    sa.inspect(AlertSent).local_table,
+                    {"case_id": case.id, "kind": kind, "level": rung.level, "sent_at": now},
+                )
+                if not claimed:
+                    continue  # another run or process sent this one
+                officers = self._recipients(session, case, rung.roles)
+                assignee = session.get(Officer, case.assignee_id) if case.assignee_id else None
+                text = t.overdue_alert(
+                    kind=kind,
+                    level=rung.level,
+                    code=case.code,
+                    category_name=self._category_name(case.category),
+                    due=t.local_time(case.due, self.zone),
+                    late=t.duration(_whole_minutes(now - case.due)),
+                    assignee=assignee.name if assignee else "",
+                    critical=case.urgency == self._critical,
+                )
+                messages = [
+                    OutgoingMessage(identity.platform, identity.user_id, text, kind="alert")
+                    for officer in officers
+                    for identity in repo.identities_of_officer(session=session, officer_id=officer.id or 0)
+                ]
+                if not messages:
+                    log.warning("overdue alert %s/%s/%s has nobody to go to", case.code, kind, rung.level)
+                repo.queue_outgoing(session=session, rows=_outbox_rows(messages, now))
+                written.append(
+                    AlertRecord(case.code, kind, rung.level, tuple(o.name for o in officers), len(messages), text)
+                )
+        return written
+
+    def _recipients(self, session: Session, case: OverdueCase, roles: Iterable[str]) -> list[Officer]:
+        chosen: list[Officer] = []
+        for role in roles:
+            found = self._officers_in_role(session, case, role)
+            if not found and role in _FALLBACK:
+                # Nobody holds this rung: the alert goes to the next one up rather than nowhere.
+                for higher in _FALLBACK[_FALLBACK.index(role) + 1 :]:
+                    found = self._officers_in_role(session, case, higher)
+                    if found:
+                        break
+            chosen += [o for o in found if o.id not in {c.id for c in chosen}]
+        return chosen
+
+    def _officers_in_role(self, session: Session, case: OverdueCase, role: str) -> list[Officer]:
+        if role == ASSIGNEE:
+            officer = session.get(Officer, case.assignee_id) if case.assignee_id else None
+            return [officer] if officer is not None and officer.active else []
+        query = select(Officer).where(Officer.role == role, col(Officer.active).is_(True))
+        if role == Role.GRID_CHIEF:
+            if case.grid_id is None:
+                return []
+            query = query.where(Officer.grid_id == case.grid_id)
+        elif role == Role.COMMUNITY_LEADER:
+            if case.community_id is None:
+                return []
+            query = query.where(Officer.community_id == case.community_id)
+        elif role == Role.STREET_LEADER:
+            community = session.get(Community, case.community_id) if case.community_id else None
+            if community is not None:
+                query = query.where(Officer.street_id == community.street_id)
+        return list(session.exec(query.order_by(col(Officer.id))).all())
+
+    def _category_name(self, code: str) -> str:
+        try:
+            return self.taxonomy.category(code).name
+        except KeyError:
+            return code
+
+
+def overdue_query(kind: str, now: datetime) -> sa.Executable:
+    """Open cases past the deadline of ``kind``, read through that deadline's partial index.
+
+    The conditions repeat the index predicate word for word so both SQLite and PostgreSQL use it:
+    the cost follows the number of overdue cases, not the size of the table.
+    """
+    if kind == FIRST_REPLY:
+        due_column = col(Case.first_reply_due)
+        done = col(Case.first_replied_at)
+    else:
+        due_column = col(Case.resolution_due)
+        done = col(Case.resolved_at)
+    return (
+        sa.select(
+            col(Case.id),
+            col(Case.code),
+            col(Case.category),
+            col(Case.urgency),
+            col(Case.grid_id),
+            col(Case.community_id),
+            col(Case.assignee_id),
+            col(Case.created_at),
+            due_column,
+            col(Case.status),
+        )
+        # No condition on status here: SQLite would pick the status index and read every open
+        # case. Closed cases have left the partial index already; the rest is filtered in Python.
+        .where(done.is_(None), col(Case.closed_at).is_(None), due_column <= now)
+        .order_by(due_column)
+    )
+
+
+def overdue_cases(*, session: Session, kind: str, now: datetime) -> list[OverdueCase]:
+    return [
+        OverdueCase(
+            id=row[0] or 0,
+            code=row[1] or "",
+            category=row[2],
+            urgency=row[3],
+            grid_id=row[4],
+            community_id=row[5],
+            assignee_id=row[6],
+            created_at=row[7],
+            due=row[8],
+        )
+        for row in session.execute(overdue_query(kind, now)).all()
+        if row[9] in OPEN_STATUSES
+    ]
+
+
+def sent_levels(*, session: Session, kind: str, case_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Levels already sent per case, in chunks that stay within SQLite's parameter limit."""
+    sent: dict[int, set[int]] = {}
+    for start in range(0, len(case_ids), 900):
+        chunk = case_ids[start : start + 900]
+        for case_id, level in session.exec(
+            select(col(AlertSent.case_id), col(AlertSent.level)).where(
+                AlertSent.kind == kind, col(AlertSent.case_id).in_(chunk)
+            )
+        ).all():
+            sent.setdefault(case_id, set()).add(level)
+    return sent
+
+
+def _whole_minutes(delta: timedelta) -> timedelta:
+    return timedelta(minutes=max(0, int(delta.total_seconds() // 60)))
+
+
+def _outbox_rows(messages: Iterable[OutgoingMessage], now: datetime) -> list[dict[str, object]]:
+    return [
+        {
+            "platform": m.platform,
+            "chat_id": m.chat_id,
+            "kind": m.kind,
+            "payload": m.to_json(),
+            "created_at": now,
+            "attempts": 0,
+            "error": "",
+        }
+        for m in messages
+    ]

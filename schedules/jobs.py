@@ -1,0 +1,196 @@
+"""The scheduled jobs, their cron triggers, catch-up after downtime, and a fake-clock driver.
+
+Jobs are plain functions over the database; APScheduler only decides *when* they run. Running one
+twice is harmless: digests and alerts are keyed by unique constraints in the transaction that
+queues their messages. So the catch-up at start-up, a second scheduler process, and the demo's
+simulated quarter all go through the same functions.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from analysis.taxonomy import Taxonomy
+from handlers.clock import Clock, FixedClock
+from handlers.digests import KINDS, DigestFigures, Digests, DigestSettings, ProducedDigest, period_just_ended
+from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+OVERDUE = "overdue"
+#: Cron fields (APScheduler's order): minute hour day month day_of_week.
+DEFAULT_CRONS = {
+    "week": "0 8 * * mon",
+    "month": "0 8 1 * *",
+    "quarter": "0 8 1 jan,apr,jul,oct *",
+    OVERDUE: "* * * * *",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When the jobs run and how the overdue ladder climbs; built from ``bot.settings.Settings``."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    crons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CRONS))
+    chief_after: float = 0.5
+    leader_after: float = 1.0
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    charts: bool = True
+    #: How often a standby scheduler tries to take over leadership.
+    standby_poll_seconds: float = 15.0
+
+
+def cron_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
+    """A crontab line whose day-of-week field must use names (mon, tue, ...).
+
+    APScheduler counts weekdays from Monday = 0, crontab and python-telegram-bot from Sunday = 0;
+    a number would silently shift the digest by a day, so numbers are refused.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron {expression!r} needs 5 fields: minute hour day month day_of_week")
+    if any(ch.isdigit() for ch in fields[4]):
+        raise ValueError(f"cron {expression!r}: write weekdays as names (mon-sun), not numbers")
+    return CronTrigger.from_crontab(expression, timezone=zone)
+
+
+def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
+    """The first fire time strictly after ``after``."""
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return fire
+
+
+def last_fire(trigger: CronTrigger, now: datetime, *, lookback: timedelta = timedelta(days=400)) -> datetime | None:
+    """The latest fire time at or before ``now`` (APScheduler 3 has no previous-fire query)."""
+    found: datetime | None = None
+    fire = next_fire(trigger, now - lookback)
+    while fire is not None and fire <= now:
+        found = fire
+        fire = next_fire(trigger, fire)
+    return found
+
+
+class Jobs:
+    """The job functions, wired to one database, taxonomy and clock."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        taxonomy: Taxonomy,
+        clock: Clock,
+        settings: ScheduleSettings | None = None,
+        chart: Callable[[DigestFigures], bytes | None] | None = None,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings or ScheduleSettings()
+        #: Called after a run queued messages (wakes the delivery loop).
+        self.on_queued = on_queued
+        self.clock = clock
+        zone = self.settings.zone
+        self.triggers = {name: cron_trigger(line, zone) for name, line in self.settings.crons.items()}
+        self.overdue = OverdueChecker(
+            db=db,
+            taxonomy=taxonomy,
+            clock=clock,
+            zone=zone,
+            ladder=default_ladder(chief_after=self.settings.chief_after, leader_after=self.settings.leader_after),
+        )
+        self.digests = Digests(db=db, taxonomy=taxonomy, clock=clock, zone=zone, settings=self.settings.digest)
+        if chart is None and self.settings.charts:
+            from schedules.charts import render_chart  # matplotlib loads only when charts are wanted
+
+            chart = partial(render_chart, builder=self.digests.builder)
+        self.digests.chart = chart
+
+    def check_overdue(self) -> list[AlertRecord]:
+        """Send the overdue alerts that are due (every minute)."""
+        alerts = self.overdue.check()
+        if alerts:
+            log.info("overdue check: %d alerts", len(alerts))
+            self._queued()
+        return alerts
+
+    def digest(self, kind: str) -> list[ProducedDigest]:
+        """Produce the digests of the period of ``kind`` that has just ended."""
+        produced = self.digests.produce(kind)
+        if any(p.messages for p in produced):
+            self._queued()
+        return produced
+
+    def _queued(self) -> None:
+        if self.on_queued is not None:
+            self.on_queued()
+
+    def run(self, name: str) -> list[AlertRecord] | list[ProducedDigest]:
+        return self.check_overdue() if name == OVERDUE else self.digest(name)
+
+    def catch_up(self) -> list[ProducedDigest]:
+        """At start-up (or on taking over): produce each digest whose last run was missed, once.
+
+        Only the latest missed period of each kind is produced; older ones would be stale news.
+        A period whose digest exists already costs one lookup.
+        """
+        now = self.clock.now()
+        produced: list[ProducedDigest] = []
+        for kind in KINDS:
+            trigger = self.triggers.get(kind)
+            fired = last_fire(trigger, now) if trigger is not None else None
+            if fired is None:
+                continue
+            produced += self.digests.produce(kind, period_just_ended(kind, fired, self.settings.zone))
+        made = [p for p in produced if p.created]
+        if made:
+            log.warning("caught up %d missed digests at start-up", len(made))
+            self._queued()
+        self.check_overdue()
+        return produced
+
+
+@dataclass(slots=True)
+class FiredJob:
+    name: str
+    at: datetime
+    result: list[AlertRecord] | list[ProducedDigest]
+
+
+class SimulatedSchedule:
+    """Fires the real triggers against a ``FixedClock``: the demo's quarter and the time-travel tests.
+
+    ``run_until(t)`` sets the clock to every fire time up to ``t`` in order, runs the jobs due then,
+    and leaves the clock at ``t``. Moving backwards runs nothing.
+    """
+
+    def __init__(self, jobs: Jobs, clock: FixedClock, *, names: tuple[str, ...] | None = None) -> None:
+        self.jobs = jobs
+        self.clock = clock
+        self.names = names or tuple(jobs.triggers)
+        self.cursor = clock.now()
+        self.fired: list[FiredJob] = []
+
+    def run_until(self, moment: datetime) -> list[FiredJob]:
+        fired: list[FiredJob] = []
+        while True:
+            upcoming = [(next_fire(self.jobs.triggers[n], self.cursor), n) for n in self.names]
+            due = sorted((at, name) for at, name in upcoming if at is not None and at <= moment)
+            if not due:
+                break
+            at = due[0][0]
+            self.clock.set(at)
+            # Overdue checks before digests at the same minute, as a leader would expect.
+            for _, name in sorted((d for d in due if d[0] == at), key=lambda d: d[1] != OVERDUE):
+                fired.append(FiredJob(name, at, self.jobs.run(name)))
+            self.cursor = at
+        if moment > self.cursor:
+            self.cursor = moment
+        if moment > self.clock.now():
+            self.clock.set(moment)
+        self.fired += fired
+        return fired
