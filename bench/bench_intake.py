@@ -8,6 +8,7 @@ import argparse
 import csv
 import os
 import platform
+import random
 import resource
 import tempfile
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from analysis.analyzer import Analyzer
+from analysis.default_model import load_classifier
+from analysis.taxonomy import load_taxonomy
 from analysis.tokenizer import get_tokenizer
 from bot.demo import demo_posts, household_rows
 from handlers.admin import Admin
@@ -55,8 +58,6 @@ def intake_rate(url: str, posts: list[str], analyzer: Analyzer) -> float:
     upgrade(url)
     db = Database.from_url(url)
     clock = FixedClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
-    import random
-
     Admin(db).import_households(household_rows(random.Random(1)), now=clock.now())
     core = Minqing(db=db, analyzer=analyzer, clock=clock)
     started = time.perf_counter()
@@ -84,7 +85,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     posts, source = load_posts(args.posts)
-    analyzer = Analyzer()
+    taxonomy = load_taxonomy()
+    analyzer = Analyzer(classifier=load_classifier(taxonomy, None), taxonomy=taxonomy)  # as `minqing run` wires it
     jieba_rate(posts[:200])  # warm up
     bare = jieba_rate(posts)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
