@@ -1,14 +1,14 @@
 """`minqing run`: build the app and serve one platform until interrupted."""
 
 import asyncio
-import importlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import schedules
 from bot.delivery import RateLimits
 from bot.settings import Settings
 from bot.telegram.adapter import DEFAULT_API_URL
@@ -77,17 +77,12 @@ def telegram_options(
 
 
 def start_scheduler(app: App, wake_delivery: Callable[[], None]) -> Any:
-    """Start the schedules package's scheduler if it provides ``start_scheduler(app, wake_delivery)``."""
-    module = importlib.import_module("schedules")
-    starter = getattr(module, "start_scheduler", None)
-    if starter is None:
-        log.warning("no scheduler yet (schedules.start_scheduler is missing): digests and alerts are off")
-        return None
-    return starter(app, wake_delivery)
+    """Start the digest and overdue jobs beside a bot (see ``schedules.start_scheduler``)."""
+    return schedules.start_scheduler(app, wake_delivery)
 
 
-def run_telegram(settings: Settings, options: TelegramOptions) -> None:
-    """Build the app (migrations, jieba, model) and serve Telegram until SIGINT or SIGTERM."""
+def serve_until_signalled(settings: Settings, serve: Callable[[App, asyncio.Event], Awaitable[None]]) -> None:
+    """Build the app (migrations, jieba, model) and run ``serve`` until SIGINT or SIGTERM."""
     app = build_app(settings)
 
     async def main() -> None:
@@ -95,9 +90,16 @@ def run_telegram(settings: Settings, options: TelegramOptions) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve_telegram(app, options, stop=stop, start_scheduler=start_scheduler)
+        await serve(app, stop)
 
     try:
         asyncio.run(main())
     finally:
         app.db.dispose()
+
+
+def run_telegram(settings: Settings, options: TelegramOptions) -> None:
+    """Serve Telegram until SIGINT or SIGTERM."""
+    serve_until_signalled(
+        settings, lambda app, stop: serve_telegram(app, options, stop=stop, start_scheduler=start_scheduler)
+    )

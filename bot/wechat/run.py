@@ -3,7 +3,6 @@ robots) and the scheduler, in one process."""
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from bot.wechat.passive import AnsweredMarker, Exchange, PassiveReplies
 from bot.wechat.translate import PLATFORM
 from bot.wechat.wecom import PLATFORM as WECOM
 from bot.wechat.wecom import RobotSender
-from bot.wiring import App, build_app
+from bot.wiring import App
 from handlers import catalogue as t
 from handlers.clock import Clock, SystemClock
 from handlers.messages import HandlerResult, IncomingMessage, OutgoingMessage
@@ -271,19 +270,9 @@ async def serve_wechat(
 
 
 def run_wechat(settings: Settings, options: WeChatOptions) -> None:
-    """Build the app (migrations, jieba, model) and serve the Official Account until SIGINT or SIGTERM."""
-    from bot.run import start_scheduler
+    """Serve the Official Account until SIGINT or SIGTERM."""
+    from bot.run import serve_until_signalled, start_scheduler
 
-    app = build_app(settings)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve_wechat(app, options, stop=stop, start_scheduler=start_scheduler)
-
-    try:
-        asyncio.run(main())
-    finally:
-        app.db.dispose()
+    serve_until_signalled(
+        settings, lambda app, stop: serve_wechat(app, options, stop=stop, start_scheduler=start_scheduler)
+    )
