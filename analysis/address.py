@@ -69,13 +69,14 @@ def _number(raw: str | None) -> str:
 def extract_address(text: str) -> Address | None:
     """The first building/unit/room in ``text``; None when there is none."""
     normalised = unicodedata.normalize("NFKC", text)
-    estate_match = _ESTATE.search(normalised)
-    estate = estate_match.group(1) if estate_match else ""
     match = _DASHED.search(normalised)
     if match is None:
         match = _LONG.search(normalised)
     if match is None:
         return None
+    # Only now look for the estate: most posts name no building, and this scan is the costly one.
+    estate_match = _ESTATE.search(normalised)
+    estate = estate_match.group(1) if estate_match else ""
     building = _number(match.group("b"))
     unit = _number(match.group("u"))
     room = match.group("r") or ""

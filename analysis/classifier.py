@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from analysis.model import LinearModel, Prediction
+from analysis.model import Head, LinearModel
 from analysis.taxonomy import Taxonomy
 
 #: The model's probability of the most urgent level above which we call it that level anyway:
@@ -163,6 +163,9 @@ class TrainedClassifier:
         self._has_intent = intent_head is not None and set(intent_head.classes) <= {i.code for i in taxonomy.intents}
         urgency_head = model.head("urgency")
         self._has_urgency = urgency_head is not None and set(urgency_head.classes) <= set(self._rank)
+        self._category_head = model.head(self._category_family) if self._category_family else None
+        self._intent_head = intent_head if self._has_intent else None
+        self._urgency_head = urgency_head if self._has_urgency else None
 
     @property
     def covers_taxonomy(self) -> bool:
@@ -170,23 +173,21 @@ class TrainedClassifier:
         return self._category_family is not None and self._has_intent and self._has_urgency
 
     def classify(self, text: str, tokens: list[str]) -> Labels:
-        predictions = self.model.predict(text, tokens)
-        if not predictions or next(iter(predictions.values())).evidence == 0:
+        weights, evidence = self.model.numerators(text, tokens)
+        if evidence == 0:
             # Nothing the model knows (empty, emoji-only, another language): its answer would be its bias.
             return self._keywords.classify(text, tokens)
         fallback: Labels | None = None
-        if self._category_family is None or not self._has_intent or not self._has_urgency:
+        if self._category_head is None or self._intent_head is None or self._urgency_head is None:
             fallback = self._keywords.classify(text, tokens)
-        if self._category_family is not None:
-            category = predictions[self._category_family]
-            category_code, category_confidence = category.label, category.confidence
+        if self._category_head is not None:
+            category_code, category_confidence, _ = _top(weights, self._category_head, "")
         else:
             assert fallback is not None
             category_code, category_confidence = fallback.category, fallback.category_confidence
-        if self._has_intent:
-            intent = predictions["intent"]
-            intent_code, intent_confidence = intent.label, intent.confidence
-            matter = 1.0 - intent.probabilities.get("chatter", 0.0)
+        if self._intent_head is not None:
+            intent_code, intent_confidence, chatter = _top(weights, self._intent_head, "chatter")
+            matter = 1.0 - chatter
         else:
             assert fallback is not None
             intent_code, intent_confidence, matter = (
@@ -194,7 +195,8 @@ class TrainedClassifier:
                 fallback.intent_confidence,
                 fallback.matter_confidence,
             )
-        urgency_code, urgency_confidence, rule = self._urgency(text, predictions.get("urgency"), fallback)
+        urgency = _top(weights, self._urgency_head, self._most_urgent) if self._urgency_head else None
+        urgency_code, urgency_confidence, rule = self._urgency(text, urgency, fallback)
         if urgency_code == self._most_urgent:
             matter = 1.0
             if intent_code == "chatter":
@@ -210,10 +212,11 @@ class TrainedClassifier:
             urgency_rule=rule,
         )
 
-    def _urgency(self, text: str, prediction: Prediction | None, fallback: Labels | None) -> tuple[str, float, str]:
-        if self._has_urgency and prediction is not None:
-            code, confidence = prediction.label, prediction.confidence
-            top = prediction.probabilities.get(self._most_urgent, 0.0)
+    def _urgency(
+        self, text: str, predicted: tuple[str, float, float] | None, fallback: Labels | None
+    ) -> tuple[str, float, str]:
+        if predicted is not None:
+            code, confidence, top = predicted
             if code != self._most_urgent and top >= CRITICAL_FLOOR:
                 code, confidence = self._most_urgent, top
         else:
@@ -223,3 +226,12 @@ class TrainedClassifier:
         if forced is not None and self._rank[forced[0]] < self._rank[code]:
             return forced[0], confidence, forced[1]
         return code, confidence, ""
+
+
+def _top(numerators: list[float], head: Head, watch: str) -> tuple[str, float, float]:
+    """A family's best label, its probability, and the probability of the label ``watch``."""
+    family = numerators[head.start : head.stop]
+    top = max(family)
+    total = sum(family)
+    watched = family[head.classes.index(watch)] / total if watch in head.classes else 0.0
+    return head.classes[family.index(top)], top / total, watched

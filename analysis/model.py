@@ -14,8 +14,8 @@ beyond the start-up budget.)
 
 import hashlib
 import io
+import itertools
 import json
-import math
 import os
 import tempfile
 import zipfile
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.features import FEATURE_VERSION, count_terms
+from analysis.features import FEATURE_VERSION, FeatureIndex
 
 FORMAT = "minqing-linear-model"
-FORMAT_VERSION = 1
-_ARRAYS = ("words", "chars", "idf", "weights", "bias")
+FORMAT_VERSION = 2
+_ARRAYS = ("words", "chars", "lead", "idf", "weights", "bias")
 _MAX_MEMBER_BYTES = 512 * 1024 * 1024
 
 
@@ -53,11 +53,28 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
+    """One family's label with its probability; the full distribution is built only when asked for."""
+
     label: str
     confidence: float
-    probabilities: dict[str, float]
+    classes: tuple[str, ...]
+    #: Unnormalised class weights (exp of the scaled scores) in ``classes`` order, and their sum.
+    weights: tuple[float, ...] | list[float]
+    total: float
     #: How many known features the post had; 0 means the model only saw its bias (empty, emoji, foreign).
     evidence: int = 0
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        total = self.total
+        return {label: weight / total for label, weight in zip(self.classes, self.weights, strict=True)}
+
+    def probability(self, label: str) -> float:
+        """The probability of ``label`` (0 for a label this family does not have)."""
+        try:
+            return self.weights[self.classes.index(label)] / self.total
+        except ValueError:
+            return 0.0
 
 
 @dataclass(slots=True)
@@ -71,24 +88,35 @@ class LinearModel:
     bias: NDArray[np.float32]  # (n_outputs,)
     heads: tuple[Head, ...]
     max_ngram: int
+    #: Character n-grams of the first ``lead_chars`` characters, a block of their own (may be empty).
+    lead: tuple[str, ...] = ()
+    lead_chars: int = 0
     meta: dict[str, str] = field(default_factory=dict)
-    _word_index: dict[str, int] = field(init=False, repr=False)
-    _char_index: dict[str, int] = field(init=False, repr=False)
-    _idf_list: list[float] = field(init=False, repr=False)
-    _inverse_temperature: NDArray[np.float32] = field(init=False, repr=False)
-    _starts: NDArray[np.intp] = field(init=False, repr=False)
-    _sizes: NDArray[np.intp] = field(init=False, repr=False)
+    _features: FeatureIndex = field(init=False, repr=False)
+    #: Weights with each row times its IDF and each column over its family's temperature, plus the
+    #: bias (so scaled) as one more row: a post's scaled scores are one gather and one product.
+    _scaled: NDArray[np.float64] = field(init=False, repr=False)
+    _bias_row: int = field(init=False, repr=False)
+    _inverse_temperature: NDArray[np.float64] = field(init=False, repr=False)
+    _may_overflow: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._word_index = {word: i for i, word in enumerate(self.words)}
-        offset = len(self.words)
-        self._char_index = {gram: offset + i for i, gram in enumerate(self.chars)}
-        self._idf_list = self.idf.tolist()
-        self._inverse_temperature = np.concatenate(
-            [np.full(len(h.classes), 1.0 / h.temperature, dtype=np.float32) for h in self.heads]
+        self._features = FeatureIndex(
+            self.words, self.chars, self.lead, self.idf.tolist(), self.max_ngram, self.lead_chars
         )
-        self._starts = np.array([h.start for h in self.heads], dtype=np.intp)
-        self._sizes = np.array([len(h.classes) for h in self.heads], dtype=np.intp)
+        self._inverse_temperature = np.concatenate(
+            [np.full(len(h.classes), 1.0 / h.temperature, dtype=np.float64) for h in self.heads]
+        )
+        self._scaled = np.vstack([self.weights * self.idf[:, np.newaxis], self.bias[np.newaxis, :]]).astype(np.float64)
+        self._scaled *= self._inverse_temperature
+        self._bias_row = len(self.weights)
+        # Each block of a post's features has unit length, so no score can exceed the sum of the
+        # blocks' column norms plus the bias (Cauchy-Schwarz). Clip only if that bound allows overflow.
+        edges = np.cumsum([0, len(self.words), len(self.chars), len(self.lead)])
+        bound = np.abs(self.bias).astype(np.float64)
+        for start, stop in itertools.pairwise(edges.tolist()):
+            bound += np.linalg.norm(self.weights[start:stop].astype(np.float64), axis=0)
+        self._may_overflow = bool(np.max(bound * self._inverse_temperature, initial=0.0) >= 700.0)
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -102,40 +130,42 @@ class LinearModel:
 
     def scores(self, text: str, tokens: list[str]) -> NDArray[np.float32]:
         """Raw linear scores for every output column."""
-        return self._scores(text, tokens)[0]
+        scaled, _ = self._scaled_scores(text, tokens)
+        return (scaled / self._inverse_temperature).astype(np.float32)
 
-    def _scores(self, text: str, tokens: list[str]) -> tuple[NDArray[np.float32], int]:
-        word_counts, char_counts = count_terms(text, tokens, self._word_index, self._char_index, self.max_ngram)
-        index: list[int] = []
-        values: list[float] = []
-        idf = self._idf_list
-        # Plain Python for the few dozen weights of a short post: numpy's per-call cost would dominate.
-        for counts in (word_counts, char_counts):
-            block = [(1.0 + math.log(count)) * idf[i] if count > 1 else idf[i] for i, count in counts.items()]
-            norm = math.sqrt(sum(v * v for v in block)) or 1.0
-            index.extend(counts)
-            values.extend(v / norm for v in block)
-        if not index:
-            return self.bias, 0
-        total: NDArray[np.float32] = np.asarray(values, dtype=np.float32) @ self.weights[index] + self.bias
-        return total, len(index)
+    def _scaled_scores(self, text: str, tokens: list[str]) -> tuple[NDArray[np.float64], int]:
+        """Temperature-scaled scores and the number of known features."""
+        index, coefficients = self._features.vector(text, tokens)
+        # Sum the few dozen active rows of the dense weight matrix and the bias row: one gather and
+        # one small product (no sparse matrices: building one costs more than this whole product).
+        evidence = len(index)
+        index.append(self._bias_row)
+        coefficients.append(1.0)
+        scaled: NDArray[np.float64] = np.asarray(coefficients) @ self._scaled[index]
+        return scaled, evidence
+
+    def numerators(self, text: str, tokens: list[str]) -> tuple[list[float], int]:
+        """Every family's softmax numerators, side by side as the heads lay them out, and the evidence.
+
+        A family's probabilities are its slice of the list over the slice's sum; ``predict`` does
+        that for every family, a caller that needs only a few numbers can do less.
+        """
+        scaled, evidence = self._scaled_scores(text, tokens)
+        # In float64, exp is finite and non-zero below 700 (see ``_may_overflow``).
+        if self._may_overflow:
+            np.clip(scaled, -700.0, 700.0, out=scaled)
+        weights: list[float] = np.exp(scaled).tolist()
+        return weights, evidence
 
     def predict(self, text: str, tokens: list[str]) -> dict[str, Prediction]:
-        # One softmax over all families at once: exp of the temperature-scaled scores (clipped so
-        # exp cannot overflow), normalised by each family's own sum.
-        scores, evidence = self._scores(text, tokens)
-        scaled = np.clip(scores * self._inverse_temperature, -300.0, 300.0)
-        exp = np.exp(scaled.astype(np.float64))
-        probs: list[float] = (exp / np.repeat(np.add.reduceat(exp, self._starts), self._sizes)).tolist()
+        weights, evidence = self.numerators(text, tokens)
         result: dict[str, Prediction] = {}
         for head in self.heads:
-            family = probs[head.start : head.stop]
-            best = family.index(max(family))
+            family = weights[head.start : head.stop]
+            top = max(family)
+            total = sum(family)
             result[head.family] = Prediction(
-                label=head.classes[best],
-                confidence=family[best],
-                probabilities=dict(zip(head.classes, family, strict=True)),
-                evidence=evidence,
+                head.classes[family.index(top)], top / total, head.classes, family, total, evidence
             )
         return result
 
@@ -144,6 +174,7 @@ class LinearModel:
         arrays: dict[str, NDArray[np.generic]] = {
             "words": np.array(self.words, dtype=np.str_),
             "chars": np.array(self.chars, dtype=np.str_),
+            "lead": np.array(self.lead, dtype=np.str_),
             "idf": self.idf,
             "weights": self.weights,
             "bias": self.bias,
@@ -154,6 +185,7 @@ class LinearModel:
             "format_version": FORMAT_VERSION,
             "feature_version": FEATURE_VERSION,
             "max_ngram": self.max_ngram,
+            "lead_chars": self.lead_chars,
             "heads": [
                 {"family": h.family, "classes": list(h.classes), "start": h.start, "temperature": h.temperature}
                 for h in self.heads
@@ -207,11 +239,11 @@ def _from_parts(path: Path, manifest: object, blobs: dict[str, bytes]) -> Linear
         arrays = {name: np.load(io.BytesIO(blob), allow_pickle=False) for name, blob in blobs.items()}
     except ValueError as exc:  # object arrays need pickle, which is refused
         raise ModelError(f"{path}: array could not be read safely: {exc}") from exc
-    words, chars = arrays["words"], arrays["chars"]
+    words, chars, lead = arrays["words"], arrays["chars"], arrays["lead"]
     idf, weights, bias = arrays["idf"], arrays["weights"], arrays["bias"]
-    if words.dtype.kind != "U" or chars.dtype.kind != "U" or words.ndim != 1 or chars.ndim != 1:
+    if any(vocabulary.dtype.kind != "U" or vocabulary.ndim != 1 for vocabulary in (words, chars, lead)):
         raise ModelError(f"{path}: vocabulary arrays have the wrong type")
-    n_features = len(words) + len(chars)
+    n_features = len(words) + len(chars) + len(lead)
     if idf.dtype != np.float32 or weights.dtype != np.float32 or bias.dtype != np.float32:
         raise ModelError(f"{path}: weights must be float32")
     if idf.shape != (n_features,) or weights.ndim != 2 or weights.shape[0] != n_features:
@@ -222,6 +254,9 @@ def _from_parts(path: Path, manifest: object, blobs: dict[str, bytes]) -> Linear
     max_ngram = manifest.get("max_ngram")
     if not isinstance(max_ngram, int) or not 1 <= max_ngram <= 5:
         raise ModelError(f"{path}: bad max_ngram")
+    lead_chars = manifest.get("lead_chars")
+    if not isinstance(lead_chars, int) or not 0 <= lead_chars <= 10_000:
+        raise ModelError(f"{path}: bad lead_chars")
     raw_meta = manifest.get("meta", {})
     meta = {str(k): str(v) for k, v in raw_meta.items()} if isinstance(raw_meta, dict) else {}
     return LinearModel(
@@ -232,6 +267,8 @@ def _from_parts(path: Path, manifest: object, blobs: dict[str, bytes]) -> Linear
         bias=bias,
         heads=heads,
         max_ngram=max_ngram,
+        lead=tuple(str(g) for g in lead.tolist()),
+        lead_chars=lead_chars,
         meta=meta,
     )
 

@@ -42,6 +42,8 @@ class _Lexicon:
     negations: frozenset[str]
     degrees: dict[str, float]
     emotions: dict[str, tuple[str, ...]]  # word -> the emotion families it belongs to
+    #: Every polar or emotion word -> (is positive, is negative, emotions): one lookup per token.
+    cues: dict[str, tuple[bool, bool, tuple[str, ...]]]
 
 
 def _load(name: str) -> frozenset[str]:
@@ -61,12 +63,16 @@ def lexicon() -> _Lexicon:
     for name, emotion in EMOTIONS.items():
         for word in _load(f"dutir/{name}"):
             emotions[word] = (*emotions.get(word, ()), emotion)
+    positive, negative = _load("hownet/pos"), _load("hownet/neg")
+    cues = {word: (word in positive, word in negative, emotions.get(word, ())) for word in positive | negative}
+    cues.update((word, (word in positive, word in negative, found)) for word, found in emotions.items())
     return _Lexicon(
-        positive=_load("hownet/pos"),
-        negative=_load("hownet/neg"),
+        positive=positive,
+        negative=negative,
         negations=_load("hownet/deny"),
         degrees=degrees,
         emotions=emotions,
+        cues=cues,
     )
 
 
@@ -75,9 +81,9 @@ def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
     lex = lexicon()
     positive = negative = 0.0
     emotion_hits: dict[str, int] = {}
-    for index, token in enumerate(tokens):
-        is_pos = token in lex.positive
-        is_neg = token in lex.negative
+    # Most tokens are in no lexicon: find the few that are with one C-level pass of lookups.
+    found = [(index, cue) for index, cue in enumerate(map(lex.cues.get, tokens)) if cue is not None]
+    for index, (is_pos, is_neg, families) in found:
         if is_pos or is_neg:
             weight, flips = 1.0, 0
             for previous in tokens[max(0, index - 3) : index]:
@@ -91,7 +97,7 @@ def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
                 positive += weight
             else:
                 negative += weight
-        for emotion in lex.emotions.get(token, ()):
+        for emotion in families:
             emotion_hits[emotion] = emotion_hits.get(emotion, 0) + 1
     anger = emotion_hits.get("anger", 0) + emotion_hits.get("disgust", 0)
     boost = 0.5 * len(_REPEAT.findall(text)) + 0.5 * len(_EXCLAIM.findall(text)) + 0.3 * anger
@@ -104,5 +110,5 @@ def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
     else:
         polarity, score = "neutral", 0.0
     intensity = round(min(1.0, score / 4.0), 3)
-    emotions = tuple(sorted(emotion_hits, key=lambda e: (-emotion_hits[e], e)))
+    emotions = tuple(sorted(emotion_hits, key=lambda e: (-emotion_hits[e], e))) if emotion_hits else ()
     return Sentiment(polarity=polarity, intensity=intensity, emotions=emotions)

@@ -59,11 +59,12 @@ def model_eval(
     text_col: TextCol = "text",
     label_col: LabelCol = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Shuffle the folds with this seed.")] = None,
 ) -> None:
     """Train on one CSV and score another (or k-fold cross-validate one): macro-F1, accuracy, per label."""
     from analysis.default_model import read_corpus
     from analysis.tokenizer import tokenize
-    from analysis.training import cross_validate, evaluate, train_model
+    from analysis.training import SEED, cross_validate, evaluate, train_model
 
     if (test is None) == (folds < 2):
         raise _fail("give either --test CSV or --folds K (K >= 2)")
@@ -73,7 +74,9 @@ def model_eval(
         train_corpus = read_corpus(train, text_col=text_col, label_cols=families)
         if test is None:
             for family in families:
-                results[family] = cross_validate(train_corpus, family, folds).as_dict()
+                results[family] = cross_validate(
+                    train_corpus, family, folds, seed=SEED if seed is None else seed
+                ).as_dict()
         else:
             test_corpus = read_corpus(test, text_col=text_col, label_cols=families)
             model = train_model(train_corpus)
@@ -82,7 +85,9 @@ def model_eval(
                 results[family] = evaluate(model, test_corpus, family, tokenize=tokenize).as_dict()
     except ValueError as error:
         raise _fail(f"cannot evaluate: {error}") from error
-    mode = {"folds": folds} if test is None else {"test": str(test)}
+    mode: dict[str, object] = (
+        {"folds": folds, "seed": SEED if seed is None else seed} if test is None else {"test": str(test)}
+    )
     payload: dict[str, object] = dict(results[families[0]]) | mode | {"train": str(train)}
     if len(families) > 1:
         payload["families"] = results

@@ -47,3 +47,9 @@ def test_empty_post_is_not_filed_by_triage(trained: Analyzer) -> None:
 def test_full_width_address_is_normalised(trained: Analyzer) -> None:
     address = trained.analyze("３栋２单元５０１　楼道灯坏了").address
     assert address is not None and address.label() == "3幢2单元501"
+
+
+def test_many_posts_at_once_match_one_at_a_time(trained: Analyzer) -> None:
+    posts = [*BAD_INPUTS, "3栋楼道里有人给电动车充电，太危险了", "谢谢网格员帮忙修好了路灯"] * 3
+    assert trained.analyze_many(posts) == [trained.analyze(post) for post in posts]
+    assert trained.analyze_many([]) == []

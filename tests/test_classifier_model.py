@@ -3,6 +3,7 @@
 import csv
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,96 @@ def test_cli_classify_refuses_a_model_that_does_not_fit_the_taxonomy(corpus: Cor
     train_model(corpus).save(tmp_path / "m.mqm")  # family "label" lacks intent and urgency
     result = CliRunner().invoke(app, ["classify", "--model", str(tmp_path / "m.mqm")], input="电梯坏了\n")
     assert result.exit_code == 2
+
+
+# A few longer posts, so the lead block (first characters) differs from the whole text.
+LONG_ROWS = [
+    ("电梯坏了三天没人修。" + "我们反映了很多次，物业一直说在联系厂家，老人上下楼很困难。" * 3, "property"),
+    ("楼上每天半夜装修电钻响。" + "孩子第二天要上学，整晚睡不好，希望社区管一管这个噪音问题。" * 3, "noise"),
+    ("小区垃圾桶满了没人清运。" + "夏天味道很大，苍蝇蚊子很多，路过都要捂着鼻子走，太脏了。" * 3, "environment"),
+]
+
+
+def test_lead_block_is_trained_and_survives_saving(tmp_path: Path) -> None:
+    corpus = read_corpus(_write_csv(tmp_path / "t.csv", ROWS + LONG_ROWS))
+    model = train_model(corpus, TrainingConfig(lead_chars=12, calibration_folds=0))
+    assert model.lead and model.lead_chars == 12
+    model.save(tmp_path / "m.mqm")
+    loaded = LinearModel.load(tmp_path / "m.mqm")
+    text, tokens = LONG_ROWS[1][0], corpus.tokens[len(ROWS) + 1]
+    assert loaded.lead == model.lead and loaded.lead_chars == 12
+    assert np.allclose(loaded.scores(text, tokens), model.scores(text, tokens))
+
+
+@pytest.mark.parametrize("learner", ["ridge", "svm"])
+def test_both_learners_train_deterministically(corpus: Corpus, learner: str) -> None:
+    config = TrainingConfig(learner=learner)
+    first, second = train_model(corpus, config), train_model(corpus, config)
+    assert np.array_equal(first.weights, second.weights) and first.heads == second.heads
+    assert first.predict("楼下装修太吵", ["楼下", "装修", "太吵"])["label"].label == "noise"
+
+
+def test_unknown_learner_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="learner"):
+        TrainingConfig(learner="forest")
+
+
+def test_token_memo_gives_the_same_features_as_the_text(tmp_path: Path) -> None:
+    from analysis.features import FeatureIndex, feature_text
+    from analysis.tokenizer import tokenize
+
+    corpus = read_corpus(_write_csv(tmp_path / "t.csv", ROWS + LONG_ROWS))
+    model = train_model(corpus, TrainingConfig(lead_chars=12, calibration_folds=0))
+    index = FeatureIndex(model.words, model.chars, model.lead, model.idf.tolist(), 2, model.lead_chars)
+    odd = ["３栋 ２单元 楼道灯坏了!!", "Hello 电梯 World", "电梯电梯电梯坏了坏了"]
+    posts = [text for text, _ in ROWS + LONG_ROWS] + odd
+    for text in posts:
+        tokens = " ".join(tokenize(text)).split()
+        memo = index._by_token(feature_text(text), tokens)
+        assert memo is not None, text
+        direct = index._direct(feature_text(text), tokens)
+        memo_values, direct_values = dict(zip(*memo, strict=True)), dict(zip(*direct, strict=True))
+        assert memo_values.keys() == direct_values.keys(), text
+        assert all(abs(memo_values[i] - direct_values[i]) < 1e-12 for i in memo_values), text
+    # Greek capital sigma lower-cases by context, so token by token differs from the whole text:
+    # the memo notices and the text decides.
+    greek = "ΣΑΣ 电梯"
+    tokens = " ".join(tokenize(greek)).split()
+    assert index._by_token(feature_text(greek), tokens) is None
+    assert index.vector(greek, tokens) == index._direct(feature_text(greek), tokens)
+
+
+def test_tokens_of_another_text_fall_back_to_the_text(corpus: Corpus) -> None:
+    from analysis.features import feature_text
+
+    model = train_model(corpus)
+    index = model._features
+    assert index._by_token(feature_text("垃圾没人清"), ["楼下", "装修"]) is None
+    assert index._by_token(feature_text("垃圾 没人"), ["垃圾 没人"]) is None  # whitespace inside a token
+    assert model.predict("垃圾没人清", [])["label"].evidence > 0  # characters still count without tokens
+
+
+def test_huge_scores_still_give_probabilities(corpus: Corpus) -> None:
+    model = train_model(corpus)
+    huge = LinearModel(
+        words=model.words,
+        chars=model.chars,
+        idf=model.idf,
+        weights=model.weights * 1e4,
+        bias=model.bias,
+        heads=tuple(replace(h, temperature=0.01) for h in model.heads),
+        max_ngram=model.max_ngram,
+    )
+    prediction = huge.predict("楼下装修太吵", ["楼下", "装修", "太吵"])["label"]
+    assert prediction.label == "noise" and np.isfinite(prediction.confidence)
+    assert abs(sum(prediction.probabilities.values()) - 1.0) < 1e-6
+
+
+def test_model_file_of_the_previous_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
+    train_model(corpus).save(tmp_path / "m.mqm")
+    with zipfile.ZipFile(tmp_path / "m.mqm") as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    manifest["format_version"] = 1
+    _rewrite(tmp_path / "m.mqm", tmp_path / "old.mqm", {"manifest.json": json.dumps(manifest).encode()})
+    with pytest.raises(ModelError, match="retrain"):
+        LinearModel.load(tmp_path / "old.mqm")
