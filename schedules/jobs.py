@@ -24,6 +24,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 OVERDUE = "overdue"
+#: The nightly job that packs the days digests read (``handlers.digest_days``).
+PACK_DAYS = "pack_days"
 #: Cron fields (APScheduler's order): minute hour day month day_of_week.
 DEFAULT_CRONS = {
     "week": "0 8 * * mon",
@@ -43,6 +45,8 @@ class ScheduleSettings:
     leader_after: float = 1.0
     digest: DigestSettings = field(default_factory=DigestSettings)
     charts: bool = True
+    #: When the days the digests read are packed again ("" = never; digests then pack what they need).
+    pack_days_cron: str = "30 3 * * *"
     #: How often a standby scheduler tries to take over leadership.
     standby_poll_seconds: float = 15.0
 
@@ -96,6 +100,8 @@ class Jobs:
         self.clock = clock
         zone = self.settings.zone
         self.triggers = {name: cron_trigger(line, zone) for name, line in self.settings.crons.items()}
+        line = self.settings.pack_days_cron.strip()
+        self.pack_days_trigger = cron_trigger(line, zone) if line else None
         self.overdue = OverdueChecker(
             db=db,
             taxonomy=taxonomy,
@@ -129,7 +135,14 @@ class Jobs:
         if self.on_queued is not None:
             self.on_queued()
 
+    def pack_days(self) -> int:
+        """Pack the days changed since the digests last read them, ahead of the morning's digests."""
+        return self.digests.refresh_days()
+
     def run(self, name: str) -> list[AlertRecord] | list[ProducedDigest]:
+        if name == PACK_DAYS:
+            self.pack_days()
+            return []
         return self.check_overdue() if name == OVERDUE else self.digest(name)
 
     def catch_up(self) -> list[ProducedDigest]:

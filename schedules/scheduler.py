@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock, SystemClock
-from schedules.jobs import OVERDUE, Jobs, ScheduleSettings
+from schedules.jobs import OVERDUE, PACK_DAYS, Jobs, ScheduleSettings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,15 @@ def start_scheduler(
             coalesce=True,
             # A digest delayed by a busy loop is still wanted; a stale overdue check is not.
             misfire_grace_time=30 if name == OVERDUE else 6 * 3600,
+        )
+    if jobs.pack_days_trigger is not None:
+        scheduler.add_job(
+            leading.guard(PACK_DAYS),
+            jobs.pack_days_trigger,
+            id=PACK_DAYS,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
         )
     # Standbys poll for leadership; the first poll (at once) also does the start-up catch-up.
     scheduler.add_job(

@@ -3,7 +3,7 @@
 All timestamps are stored as UTC and come back timezone-aware, on SQLite as well as PostgreSQL.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -212,7 +212,15 @@ class Case(SQLModel, table=True):
             sqlite_where=sa.text("resolved_at IS NULL AND closed_at IS NULL"),
             postgresql_where=sa.text("resolved_at IS NULL AND closed_at IS NULL"),
         ),
-        sa.Index("ix_case_created", "created_at"),
+        # updated_at rides along so a digest can tell, from the index alone, which days changed
+        # since it last read them (count and latest change per day) and which of their cases did;
+        # intake writes one entry either way. PostgreSQL carries it (and the id, which SQLite's
+        # index holds anyway) as INCLUDE columns: as a second key column, updated_at made the
+        # planner give up this index for plain created_at range scans.
+        sa.Index("ix_case_created", "created_at", "updated_at").ddl_if(dialect="sqlite"),
+        sa.Index("ix_case_created_at", "created_at", postgresql_include=["updated_at", "id"]).ddl_if(
+            dialect="postgresql"
+        ),
         # Digests list a period's critical cases without scanning the whole period.
         sa.Index("ix_case_urgency_created", "urgency", "created_at"),
     )
@@ -334,3 +342,22 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = ts(nullable=True)
     error: str = ""
+
+
+class DigestDay(SQLModel, table=True):
+    """The cases received on one local day, packed as the digests read them (a rebuildable cache).
+
+    Written only by the digest job, never by intake. Valid while the day's case count and latest
+    ``updated_at`` still match ``cases`` / ``last_change``; a day is stored only once its cases
+    have been quiet for a few minutes, so any later change moves ``last_change`` forward.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("zone", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    zone: str = Field(max_length=64)
+    day: date
+    cases: int
+    last_change: int | None = Field(default=None, sa_type=sa.BigInteger, description="µs since the epoch")
+    facts: bytes = Field(sa_type=sa.LargeBinary)
+    built_at: datetime = ts()

@@ -6,14 +6,17 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from analysis.analyzer import Analyzer
 from handlers.admin import Admin
 from handlers.clock import FixedClock
+from handlers.digest_days import DayCache
 from handlers.digests import (
     TELEGRAM_LIMIT,
     DigestBuilder,
+    DigestFigures,
     Digests,
     Period,
     parse_counts,
@@ -25,7 +28,7 @@ from handlers.digests import (
 from handlers.messages import OutgoingMessage
 from handlers.service import CoreSettings, Minqing
 from storage.db import Database
-from storage.models import Digest, Outbox
+from storage.models import Case, Digest, DigestDay, Outbox
 from tests.factories import World, build_world, insert_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -414,3 +417,94 @@ def test_digest_command_prints_one_json_object(world: World) -> None:
     assert by_scope["GH"]["messages"][0].startswith("【民情分析·周报】GH")
     with world.core.db.session() as session:  # on demand: nothing stored, nothing queued
         assert session.exec(select(func.count()).select_from(Digest)).one() == 0
+        assert session.exec(select(func.count()).select_from(DigestDay)).one() == 0
+
+
+# ------------------------------------------------------------------------------------------ packed days
+
+
+def _settle(db: Database, at: datetime | None = None) -> None:
+    """Mark every case as last changed at ``at`` (default: when it was received)."""
+    with db.transaction() as session:
+        session.execute(sa.update(Case).values(updated_at=at if at is not None else Case.created_at))
+
+
+def _gh_figures(db: Database, builder: DigestBuilder, cache: DayCache) -> DigestFigures:
+    with db.session() as session:
+        gh = next(s for s in scopes(session) if s.code == "GH")
+        return builder.figures(session, gh, WEEK, cache=cache)
+
+
+def test_digest_job_stores_the_days_it_packed_and_reads_them_back(world_on: World) -> None:
+    db = world_on.core.db
+    seed_week(db)
+    _settle(db)
+    digests = Digests(db=db, taxonomy=world_on.core.taxonomy, clock=world_on.clock, zone=SHANGHAI)
+    digests.produce("week", WEEK)
+    with db.session() as session:
+        days = set(session.exec(select(col(DigestDay.day))).all())
+    # The week and the week before (its counts are the comparison).
+    assert days == {date(2026, 11, 9) + timedelta(days=i) for i in range(14)}
+    cache = DayCache(SHANGHAI, now=world_on.clock.now())
+    figures = _gh_figures(db, digests.builder, cache)
+    assert cache.rebuilt == [] and cache.patched == []
+    assert (figures.counts.total, figures.previous.total) == (6, 2)
+    assert (figures.overall.closed, figures.overall.closed_on_time, figures.overall.open_overdue) == (3, 2, 1)
+    assert figures.median_resolution_minutes == pytest.approx(1440, abs=0.01)
+    assert figures.hot_keywords[0] == ("电梯", 3) and figures.hot_places == (("1幢", 2),)
+
+
+def test_cases_changed_after_packing_are_read_again(world_on: World) -> None:
+    db = world_on.core.db
+    seed_week(db)
+    _settle(db)
+    builder = DigestBuilder(taxonomy=world_on.core.taxonomy, zone=SHANGHAI)
+    first = DayCache(SHANGHAI, now=world_on.clock.now())
+    before = _gh_figures(db, builder, first)
+    with db.transaction() as session:
+        first.save(session)
+    # Late changes: the open case of 19 Nov is resolved within the week, and a case of 18 Nov
+    # arrives late (both stamped after the days were packed).
+    with db.transaction() as session:
+        session.execute(
+            sa.update(Case)
+            .where(col(Case.created_at) == local(19))
+            .values(resolved_at=local(20), status="resolved", updated_at=world_on.clock.now())
+        )
+    insert_case(db, grid="GH-02", community="GH", created_at=local(18, 15), category="noise", polarity="negative")
+    cache = DayCache(SHANGHAI, now=world_on.clock.now())
+    after = _gh_figures(db, builder, cache)
+    assert sorted(cache.patched) == [date(2026, 11, 18), date(2026, 11, 19)] and cache.rebuilt == []
+    assert (before.counts.total, after.counts.total) == (6, 7)
+    assert (before.overall.closed, after.overall.closed) == (3, 4)
+    assert after.counts.by_category["noise"] == 3 and after.counts.negative == 4
+    # The same figures as reading every case afresh.
+    with db.transaction() as session:
+        session.execute(sa.delete(DigestDay))
+    fresh = _gh_figures(db, builder, DayCache(SHANGHAI))
+    assert after.to_json() == fresh.to_json()
+
+
+def test_a_day_whose_cases_are_still_changing_is_not_stored(world_on: World) -> None:
+    db = world_on.core.db
+    seed_week(db)
+    now = world_on.clock.now()
+    _settle(db)
+    with db.transaction() as session:  # one case of 17 Nov changed a minute ago
+        session.execute(
+            sa.update(Case).where(col(Case.created_at) == local(17)).values(updated_at=now - timedelta(minutes=1))
+        )
+    cache = DayCache(SHANGHAI, now=now)
+    assert _gh_figures(db, DigestBuilder(taxonomy=world_on.core.taxonomy, zone=SHANGHAI), cache).counts.total == 6
+    assert date(2026, 11, 17) not in cache.to_store and date(2026, 11, 16) in cache.to_store
+
+
+def test_nightly_packing_covers_the_quarter_so_far(world_on: World) -> None:
+    db = world_on.core.db
+    seed_week(db)
+    _settle(db)
+    digests = Digests(db=db, taxonomy=world_on.core.taxonomy, clock=world_on.clock, zone=SHANGHAI)
+    assert digests.refresh_days() == (date(2026, 11, 23) - date(2026, 10, 1)).days
+    assert digests.refresh_days() == 0  # nothing changed since
+    cache = DayCache(SHANGHAI, now=world_on.clock.now())
+    assert _gh_figures(db, digests.builder, cache).counts.total == 6 and cache.rebuilt == []

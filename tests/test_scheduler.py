@@ -148,7 +148,9 @@ async def test_start_scheduler_registers_jobs_and_catches_up_at_once(world: Worl
     try:
         assert isinstance(handle.leadership, SoleLeader)
         jobs = {job.id: job for job in handle.scheduler.get_jobs()}
-        assert set(jobs) == {"week", "month", "quarter", "overdue", "leadership"}
+        assert set(jobs) == {"week", "month", "quarter", "overdue", "pack_days", "leadership"}
+        nightly = jobs["pack_days"].next_run_time.astimezone(SHANGHAI)
+        assert (nightly.hour, nightly.minute) == (3, 30)
         weekly = jobs["week"].next_run_time.astimezone(SHANGHAI)
         assert (weekly.weekday(), weekly.hour, weekly.minute) == (0, 8, 0)
         quarterly = jobs["quarter"].next_run_time.astimezone(SHANGHAI)
