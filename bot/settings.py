@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     digest_month_cron: str = DEFAULT_CRONS["month"]
     digest_quarter_cron: str = DEFAULT_CRONS["quarter"]
     overdue_cron: str = DEFAULT_CRONS["overdue"]
+    #: Packs each day's cases for the digests ahead of the 08:00 runs ("" = let digests pack on demand).
+    pack_days_cron: str = "30 3 * * *"
     #: Escalate to the grid chief / community leader after this fraction of the allowance past due.
     overdue_chief_after: float = 0.5
     overdue_leader_after: float = 1.0
@@ -57,6 +59,7 @@ class Settings(BaseSettings):
             leader_after=self.overdue_leader_after,
             digest=DigestSettings(min_sample=self.digest_min_sample),
             charts=self.digest_charts,
+            pack_days_cron=self.pack_days_cron,
         )
 
     def core(self) -> CoreSettings:
