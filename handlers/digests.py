@@ -818,7 +818,7 @@ class Digests:
                 # Another process produced it first; it has queued the messages.
                 return self._as_produced(digest, created=False, messages=0) if digest else self._missing(scope, period)
             messages = delivery_messages(session, digest, parts, self._recipients(session, scope))
-            repo.queue_outgoing(session=session, rows=_outbox_rows(messages, now))
+            repo.queue_outgoing(session=session, rows=[m.outbox_row(now) for m in messages])
         log.info("digest %s %s %s: %d messages", period.kind, scope.code, period.label, len(messages))
         return self._as_produced(digest, created=True, messages=len(messages), parts=parts)
 
@@ -919,21 +919,6 @@ def delivery_messages(
 def stored_parts(digest: Digest, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """A stored digest's text as chat messages again."""
     return split_message(digest.text.split("\n\n"), limit=limit)
-
-
-def _outbox_rows(messages: Iterable[OutgoingMessage], now: datetime) -> list[dict[str, object]]:
-    return [
-        {
-            "platform": m.platform,
-            "chat_id": m.chat_id,
-            "kind": m.kind,
-            "payload": m.to_json(),
-            "created_at": now,
-            "attempts": 0,
-            "error": "",
-        }
-        for m in messages
-    ]
 
 
 def digest_for_leader(

@@ -63,6 +63,18 @@ class OutgoingMessage:
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
 
+    def outbox_row(self, queued_at: datetime) -> dict[str, object]:
+        """The values of this message's ``Outbox`` row (see ``storage.repositories.queue_outgoing``)."""
+        return {
+            "platform": self.platform,
+            "chat_id": self.chat_id,
+            "kind": self.kind,
+            "payload": self.to_json(),
+            "created_at": queued_at,
+            "attempts": 0,
+            "error": "",
+        }
+
     @classmethod
     def from_json(cls, raw: str) -> "OutgoingMessage":
         data = json.loads(raw)

@@ -188,7 +188,7 @@ class OverdueChecker:
                 ]
                 if not messages:
                     log.warning("overdue alert %s/%s/%s has nobody to go to", case.code, kind, rung.level)
-                repo.queue_outgoing(session=session, rows=_outbox_rows(messages, now))
+                repo.queue_outgoing(session=session, rows=[m.outbox_row(now) for m in messages])
                 written.append(
                     AlertRecord(case.code, kind, rung.level, tuple(o.name for o in officers), len(messages), text)
                 )
@@ -299,18 +299,3 @@ def sent_levels(*, session: Session, kind: str, case_ids: Sequence[int]) -> dict
 
 def _whole_minutes(delta: timedelta) -> timedelta:
     return timedelta(minutes=max(0, int(delta.total_seconds() // 60)))
-
-
-def _outbox_rows(messages: Iterable[OutgoingMessage], now: datetime) -> list[dict[str, object]]:
-    return [
-        {
-            "platform": m.platform,
-            "chat_id": m.chat_id,
-            "kind": m.kind,
-            "payload": m.to_json(),
-            "created_at": now,
-            "attempts": 0,
-            "error": "",
-        }
-        for m in messages
-    ]

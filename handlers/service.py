@@ -808,21 +808,7 @@ class Minqing:
 
     def _queue(self, session: Session, messages: list[OutgoingMessage]) -> None:
         now = self.clock.now()
-        repo.queue_outgoing(
-            session=session,
-            rows=(
-                {
-                    "platform": m.platform,
-                    "chat_id": m.chat_id,
-                    "kind": m.kind,
-                    "payload": m.to_json(),
-                    "created_at": now,
-                    "attempts": 0,
-                    "error": "",
-                }
-                for m in messages
-            ),
-        )
+        repo.queue_outgoing(session=session, rows=[m.outbox_row(now) for m in messages])
 
 
 def _attachment_dict(attachment: Attachment) -> dict[str, str]:

@@ -98,8 +98,13 @@ class World:
         )
 
 
-def build_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
-    world = World(core=core, admin=admin, clock=clock)
+def build_world(core: Minqing, admin: Admin, clock: FixedClock, ids: dict[str, str] | None = None) -> World:
+    """The street above; ``ids`` maps the readable user names to platform user ids (default: the names)."""
+    world = World(core=core, admin=admin, clock=clock, users=dict(ids or {}))
+
+    def uid(user: str) -> str:
+        return (ids or {}).get(user, user)
+
     report = admin.import_households(households(), now=clock.now())
     assert not report.rejected
     for user, role, scope in (
@@ -111,12 +116,12 @@ def build_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
         ("admin", "admin", "ST01"),
     ):
         _, code = admin.add_officer(name=f"{user}的名字", role=role, scope=scope, now=clock.now())
-        result = world.send(f"/join {code}", user=user)
+        result = world.send(f"/join {code}", user=uid(user))
         assert "欢迎" in result.messages[0].text, result.messages[0].text
     admin.link_group(platform=PLATFORM, chat_id=GROUP_GH, community="GH")
     admin.link_group(platform=PLATFORM, chat_id=GROUP_WT, community="WT")
     for user, address in (("res_1_1_301", "/bind GH 1幢1单元301"), ("res_3_2_502", "/bind GH 3幢2单元502")):
-        result = world.send(address, user=user)
+        result = world.send(address, user=uid(user))
         assert "绑定成功" in result.messages[0].text, result.messages[0].text
     return world
 
@@ -137,26 +142,7 @@ TELEGRAM_IDS = {
 
 def build_telegram_world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
     """``build_world`` with Telegram user ids (``TELEGRAM_IDS``) in place of the readable names."""
-    world = World(core=core, admin=admin, clock=clock, users=dict(TELEGRAM_IDS))
-    report = admin.import_households(households(), now=clock.now())
-    assert not report.rejected
-    for user, role, scope in (
-        ("officer_gh1", "grid_officer", "GH-01"),
-        ("officer_gh2", "grid_officer", "GH-02"),
-        ("chief_gh1", "grid_chief", "GH-01"),
-        ("leader_gh", "community_leader", "GH"),
-        ("leader_street", "street_leader", "ST01"),
-        ("admin", "admin", "ST01"),
-    ):
-        _, code = admin.add_officer(name=f"{user}的名字", role=role, scope=scope, now=clock.now())
-        result = world.send(f"/join {code}", user=TELEGRAM_IDS[user])
-        assert "欢迎" in result.messages[0].text, result.messages[0].text
-    admin.link_group(platform=PLATFORM, chat_id=GROUP_GH, community="GH")
-    admin.link_group(platform=PLATFORM, chat_id=GROUP_WT, community="WT")
-    for user, address in (("res_1_1_301", "/bind GH 1幢1单元301"), ("res_3_2_502", "/bind GH 3幢2单元502")):
-        result = world.send(address, user=TELEGRAM_IDS[user])
-        assert "绑定成功" in result.messages[0].text, result.messages[0].text
-    return world
+    return build_world(core, admin, clock, ids=TELEGRAM_IDS)
 
 
 def insert_case(
