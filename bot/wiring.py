@@ -35,5 +35,6 @@ def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     # The trained model by default; load_classifier falls back to keyword rules (with a warning) if
     # the default cannot be built, and fails loudly if an admin-named model file is bad.
     analyzer = Analyzer(classifier=load_classifier(taxonomy, settings.model_path), taxonomy=taxonomy)
+    analyzer.warm_up()  # at start-up, not inside the first resident's post
     core = Minqing(db=db, analyzer=analyzer, clock=clock or SystemClock(), settings=settings.core())
     return App(settings=settings, db=db, core=core, admin=Admin(db))
