@@ -67,12 +67,6 @@ def get_or_create_identity(
     ).one()
 
 
-def find_identity(*, session: Session, platform: str, user_id: str) -> ChatIdentity | None:
-    return session.exec(
-        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
-    ).first()
-
-
 def group_for_chat(*, session: Session, platform: str, chat_id: str) -> ChatGroup | None:
     return session.exec(select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)).first()
 
@@ -240,10 +234,6 @@ def queue_outgoing(*, session: Session, rows: Iterable[dict[str, Any]]) -> None:
 
 def grid_by_code(*, session: Session, code: str) -> Grid | None:
     return session.exec(select(Grid).where(Grid.code == code)).first()
-
-
-def community_by_code_or_name(*, session: Session, needle: str) -> Community | None:
-    return session.exec(select(Community).where((Community.code == needle) | (Community.name == needle))).first()
 
 
 def communities(*, session: Session) -> Sequence[Community]:
