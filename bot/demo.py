@@ -3,6 +3,7 @@
 import csv
 import io
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,10 @@ from sqlmodel import col, func, select
 from bot.settings import Settings
 from bot.wiring import App, build_app
 from handlers.clock import FixedClock
-from handlers.messages import CallbackQuery, IncomingMessage
+from handlers.messages import CallbackQuery, IncomingMessage, OutgoingMessage
 from handlers.overdue import AlertRecord
 from schedules.jobs import DEFAULT_CRONS, OVERDUE, Jobs, ScheduleSettings, SimulatedSchedule
-from storage.models import Case, Grid, Outbox
+from storage.models import Case, ChatIdentity, Community, Grid, Outbox, Street
 
 STREET_START = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 QUARTER_DIGESTS_DUE = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -154,8 +155,6 @@ class Demo:
         report = admin.import_households(households, now=self.clock.now())
         self.report.households = report.imported
         with self.app.db.transaction() as session:
-            from storage.models import Community, Street
-
             street = session.exec(select(Street)).one()
             street.name = "梧桐街道"
             for code, (name, _) in COMMUNITIES.items():
@@ -207,8 +206,6 @@ class Demo:
         return residents, officers
 
     def run(self, days: int = 91) -> DemoReport:
-        import time
-
         started = time.perf_counter()
         residents, _officers = self.set_up_street()
         posts = demo_posts()
@@ -317,16 +314,12 @@ class Demo:
             return session.exec(select(Case).where(Case.code == code)).first()
 
     def _officer_user(self, case: Case) -> str:
-        from storage.models import ChatIdentity
-
         with self.app.db.transaction() as session:
             identity = session.exec(select(ChatIdentity).where(ChatIdentity.officer_id == case.assignee_id)).first()
             return identity.user_id if identity else "nobody"
 
     def _deliver(self) -> None:
         """Stand-in for the platform: mark queued messages sent and keep a few samples."""
-        from handlers.messages import OutgoingMessage
-
         with self.app.db.transaction() as session:
             pending = session.exec(select(Outbox).where(col(Outbox.sent_at).is_(None)).order_by(col(Outbox.id))).all()
             for row in pending:
