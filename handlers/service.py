@@ -488,21 +488,8 @@ class Minqing:
         code, text = _two_args(args, t.USAGE["reply"])
         case = self._case_for_officer(session, actor, code, action="回复")
         now = self.clock.now()
-        before = case.status
-        if case.first_replied_at is None:
-            case.first_replied_at = now
-        case.status = CaseStatus.REPLIED
-        case.updated_at = now
-        session.add(case)
-        repo.add_event(
-            session=session,
-            case=case,
-            kind="replied",
-            at=now,
-            detail=text,
-            from_status=before,
-            actor_officer_id=actor.officer.id if actor.officer else None,
-        )
+        case.first_replied_at = case.first_replied_at or now
+        self._move(session, case, CaseStatus.REPLIED, kind="replied", detail=text, now=now, officer=actor.officer)
         post = repo.post_of(session=session, case=case)
         return [
             self._to_poster(session, case, post, t.reply_to_resident(case.code or "", text)),
@@ -513,21 +500,9 @@ class Minqing:
         code, text = _two_args(args, t.USAGE["resolve"])
         case = self._case_for_officer(session, actor, code, action="办结")
         now = self.clock.now()
-        before = case.status
         case.first_replied_at = case.first_replied_at or now
         case.resolved_at = now
-        case.status = CaseStatus.RESOLVED
-        case.updated_at = now
-        session.add(case)
-        repo.add_event(
-            session=session,
-            case=case,
-            kind="resolved",
-            at=now,
-            detail=text,
-            from_status=before,
-            actor_officer_id=actor.officer.id if actor.officer else None,
-        )
+        self._move(session, case, CaseStatus.RESOLVED, kind="resolved", detail=text, now=now, officer=actor.officer)
         post = repo.post_of(session=session, case=case)
         buttons = (tuple(Button(label, f"rate:{case.code}:{score}") for score, label in t.RATING_NAMES.items()),)
         return [
@@ -547,23 +522,19 @@ class Minqing:
         if grid.id == case.grid_id:
             raise BadInput(t.SAME_GRID.format(code=case.code, grid=grid.code))
         old_grid = session.get(Grid, case.grid_id) if case.grid_id else None
-        now = self.clock.now()
-        before = case.status
         case.grid_id = grid.id
         case.community_id = grid.community_id
         assignee = repo.pick_assignee(session=session, grid_id=grid.id, community_id=grid.community_id)
         case.assignee_id = assignee.id if assignee else None
-        case.status = CaseStatus.TRANSFERRED
-        case.updated_at = now
-        session.add(case)
-        repo.add_event(
-            session=session,
-            case=case,
+        detail = f"{old_grid.code if old_grid else '-'} → {grid.code}：{reason}"
+        self._move(
+            session,
+            case,
+            CaseStatus.TRANSFERRED,
             kind="transferred",
-            at=now,
-            from_status=before,
-            detail=f"{old_grid.code if old_grid else '-'} → {grid.code}：{reason}",
-            actor_officer_id=actor.officer.id if actor.officer else None,
+            detail=detail,
+            now=self.clock.now(),
+            officer=actor.officer,
         )
         messages = [self._answer(msg, t.TRANSFERRED_OK.format(code=case.code, grid=grid.code))]
         if assignee is not None:
@@ -575,20 +546,8 @@ class Minqing:
         code, reason = _two_args(args, t.USAGE["reject"])
         case = self._case_for_officer(session, actor, code, action="处理")
         now = self.clock.now()
-        before = case.status
-        case.status = CaseStatus.REJECTED
         case.closed_at = now
-        case.updated_at = now
-        session.add(case)
-        repo.add_event(
-            session=session,
-            case=case,
-            kind="rejected",
-            at=now,
-            detail=reason,
-            from_status=before,
-            actor_officer_id=actor.officer.id if actor.officer else None,
-        )
+        self._move(session, case, CaseStatus.REJECTED, kind="rejected", detail=reason, now=now, officer=actor.officer)
         post = repo.post_of(session=session, case=case)
         return [
             self._to_poster(session, case, post, t.rejected_to_resident(case.code or "", reason)),
@@ -681,12 +640,10 @@ class Minqing:
         rating = {"case_id": case.id, "identity_id": identity.id, "score": score, "at": now}
         if not repo.insert_ignoring_conflict(session, sa.inspect(Rating).local_table, rating):
             raise BadInput(t.ALREADY_RATED.format(code=case.code))
-        before = case.status
         case.rating = score
-        case.updated_at = now
         messages: list[OutgoingMessage] = []
         if score == "unsatisfied":
-            case.status = CaseStatus.REOPENED
+            status = CaseStatus.REOPENED
             case.resolved_at = None
             assignee = session.get(Officer, case.assignee_id) if case.assignee_id else None
             if assignee is not None:
@@ -694,18 +651,9 @@ class Minqing:
             post = repo.post_of(session=session, case=case)
             messages.append(self._to_poster(session, case, post, t.RATED_REOPEN.format(code=case.code)))
         else:
-            case.status = CaseStatus.CLOSED
+            status = CaseStatus.CLOSED
             case.closed_at = now
-        session.add(case)
-        repo.add_event(
-            session=session,
-            case=case,
-            kind="rated",
-            at=now,
-            detail=t.RATING_NAMES[score],
-            from_status=before,
-            actor_identity_id=identity.id,
-        )
+        self._move(session, case, status, kind="rated", detail=t.RATING_NAMES[score], now=now, identity=identity)
         return messages
 
     def _on_digest(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
@@ -725,6 +673,34 @@ class Minqing:
         return [replace(self._answer(msg, text), photo_ref=photo) for text, photo in replies]
 
     # ------------------------------------------------------------------ helpers
+
+    def _move(
+        self,
+        session: Session,
+        case: Case,
+        status: CaseStatus,
+        *,
+        kind: str,
+        detail: str,
+        now: datetime,
+        officer: Officer | None = None,
+        identity: ChatIdentity | None = None,
+    ) -> None:
+        """Change a case's status and record who did it in its history (updated_at feeds the digests)."""
+        before = case.status
+        case.status = status
+        case.updated_at = now
+        session.add(case)
+        repo.add_event(
+            session=session,
+            case=case,
+            kind=kind,
+            at=now,
+            detail=detail,
+            from_status=before,
+            actor_officer_id=officer.id if officer else None,
+            actor_identity_id=identity.id if identity else None,
+        )
 
     def _case(self, session: Session, code: str) -> Case:
         normalised = unicodedata.normalize("NFKC", code).strip().upper()
