@@ -164,8 +164,7 @@ class Analyzer:
         lcut = self._tokenizer.lcut
         # jieba yields whitespace only as tokens of its own, so a join and split drops exactly those.
         tokens = [" ".join(lcut(text)).split() for text in cleaned]
-        classify = self.classifier.classify
-        labels = [classify(text, words) for text, words in zip(cleaned, tokens, strict=True)]
+        labels = self.classifier.classify_many(cleaned, tokens)
         sentiments = [analyse_sentiment(text, words) for text, words in zip(cleaned, tokens, strict=True)]
         keywords = [extract_keywords(words) for words in tokens]
         addresses = [extract_address(text) for text in cleaned]

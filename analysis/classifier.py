@@ -6,6 +6,7 @@ weighted by length (longer cues are more specific). A trained model implements t
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,10 @@ class Labels:
 
 class TextClassifier(Protocol):
     def classify(self, text: str, tokens: list[str]) -> Labels: ...
+
+    def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
+        """``classify`` for many posts (same results; a model may batch the work)."""
+        ...
 
 
 def _pattern(words: set[str]) -> re.Pattern[str] | None:
@@ -92,6 +97,9 @@ class KeywordClassifier:
         if urgency in self._critical_codes():
             matter = 1.0
         return Labels(category, category_confidence, intent, intent_confidence, urgency, round(matter, 3))
+
+    def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
+        return [self.classify(text, words) for text, words in zip(texts, tokens, strict=True)]
 
     def _critical_codes(self) -> tuple[str, ...]:
         return (self.taxonomy.urgencies[0].code,) if self.taxonomy.urgencies else ()
@@ -174,6 +182,14 @@ class TrainedClassifier:
 
     def classify(self, text: str, tokens: list[str]) -> Labels:
         weights, evidence = self.model.numerators(text, tokens)
+        return self._labels(text, tokens, weights, evidence)
+
+    def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
+        numerators, evidence = self.model.numerators_many(texts, tokens)
+        return list(map(self._labels, texts, tokens, numerators, evidence))
+
+    def _labels(self, text: str, tokens: list[str], weights: list[float], evidence: int) -> Labels:
+        """The labels of one post from the model's softmax numerators and its count of known features."""
         if evidence == 0:
             # Nothing the model knows (empty, emoji-only, another language): its answer would be its bias.
             return self._keywords.classify(text, tokens)

@@ -262,3 +262,16 @@ def test_model_file_of_the_previous_format_is_refused(corpus: Corpus, tmp_path: 
     _rewrite(tmp_path / "m.mqm", tmp_path / "old.mqm", {"manifest.json": json.dumps(manifest).encode()})
     with pytest.raises(ModelError, match="retrain"):
         LinearModel.load(tmp_path / "old.mqm")
+
+
+def test_batched_numerators_match_one_post_at_a_time(corpus: Corpus) -> None:
+    model = train_model(corpus)
+    texts = ["垃圾没人清", "", "😀😀", "楼下装修太吵，半夜还在砸墙", *corpus.texts[:20]]
+    tokens = [read_corpus(f"text,label\n{t},x\n").tokens[0] if t else [] for t in texts]
+    batched, evidence = model.numerators_many(texts, tokens)
+    assert evidence[1] == 0 and evidence[0] > 0  # an empty post has no features, yet still gets a row
+    for text, words, row, known in zip(texts, tokens, batched, evidence, strict=True):
+        single, single_known = model.numerators(text, words)
+        assert known == single_known
+        assert np.allclose(row, single, rtol=1e-12, atol=0.0)
+    assert model.numerators_many([], []) == ([], [])
