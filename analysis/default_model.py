@@ -35,6 +35,13 @@ def seed_corpus_text() -> str:
     return resources.files("analysis").joinpath("data/seed_corpus.csv").read_text(encoding="utf-8")
 
 
+def seed_vocabulary() -> list[tuple[str, str]]:
+    """The packaged (word, category) pairs; lines starting with # are comments."""
+    text = resources.files("analysis").joinpath("data/seed_vocabulary.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return [(row["word"].strip(), row["category"].strip()) for row in rows if row["word"].strip()]
+
+
 def read_corpus(
     source: Path | str, *, text_col: str = "text", label_cols: Sequence[str] = ("label",), drop_empty: bool = True
 ) -> Corpus:
@@ -64,7 +71,9 @@ def read_corpus(
 
 def _digest() -> str:
     taxonomy = resources.files("analysis").joinpath("data/taxonomy.toml").read_bytes()
-    recipe = f"{FEATURE_VERSION}|{FORMAT_VERSION}|{DEFAULT_CONFIG!r}|".encode() + seed_corpus_text().encode() + taxonomy
+    vocabulary = resources.files("analysis").joinpath("data/seed_vocabulary.csv").read_bytes()
+    recipe = f"{FEATURE_VERSION}|{FORMAT_VERSION}|{DEFAULT_CONFIG!r}|".encode() + seed_corpus_text().encode()
+    recipe += vocabulary + taxonomy
     return hashlib.sha256(recipe).hexdigest()[:16]
 
 
@@ -72,26 +81,31 @@ def default_model_path() -> Path:
     return cache_dir() / "models" / f"default-{_digest()}.mqm"
 
 
-def _with_taxonomy_keywords(corpus: Corpus, taxonomy: Taxonomy) -> Corpus:
-    """The corpus plus each category keyword of the taxonomy as a one-word post of that category.
+def _with_vocabulary(corpus: Corpus, taxonomy: Taxonomy, vocabulary: Sequence[tuple[str, str]]) -> Corpus:
+    """The corpus plus each category keyword of the taxonomy and each seed-vocabulary word as a
+    one-word post of its category.
 
-    The seed corpus cannot mention every word residents use; the taxonomy's keyword lists can, so
-    the model learns them as category evidence (they carry no intent or urgency label).
+    The seed posts cannot mention every word residents and offices use; the word lists can, so the
+    model learns them as category evidence (they carry no intent or urgency label). Words of a
+    category the taxonomy does not have are left out.
     """
     texts, tokens = list(corpus.texts), list(corpus.tokens)
     labels = {family: list(values) for family, values in corpus.labels.items()}
-    for category in taxonomy.categories:
-        for word in category.keywords:
-            texts.append(word)
-            tokens.append([word])
-            for family in labels:
-                labels[family].append(category.code if family == "category" else "")
+    codes = {category.code for category in taxonomy.categories}
+    words = [(word, category.code) for category in taxonomy.categories for word in category.keywords]
+    words += [(word, code) for word, code in vocabulary if code in codes]
+    for word, code in words:
+        texts.append(word)
+        tokens.append([word])
+        for family in labels:
+            labels[family].append(code if family == "category" else "")
     return Corpus(texts=tuple(texts), tokens=tuple(tokens), labels={f: tuple(v) for f, v in labels.items()})
 
 
 def build_default_model() -> LinearModel:
-    """Train the default model from the packaged seed corpus and taxonomy keywords (deterministic)."""
-    corpus = _with_taxonomy_keywords(read_corpus(seed_corpus_text(), label_cols=FAMILIES), load_taxonomy())
+    """Train the default model from the packaged seed corpus, vocabulary and taxonomy keywords (deterministic)."""
+    seed = read_corpus(seed_corpus_text(), label_cols=FAMILIES)
+    corpus = _with_vocabulary(seed, load_taxonomy(), seed_vocabulary())
     return train_model(corpus, DEFAULT_CONFIG, meta={"source": "seed_corpus.csv", "digest": _digest()})
 
 
