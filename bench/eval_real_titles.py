@@ -1,0 +1,110 @@
+"""How often the shipped default model puts real short posts in the right category.
+
+Joins our hand labels (``bench/data/real_title_labels.csv``: msg_id, slice, category, alt, urgency,
+title_clear; no text) with the titles of ../shared/data/real_posts_unlabelled.csv and prints, per
+slice: exact accuracy, accuracy counting a second acceptable label ("either"), accuracy on the
+unambiguous rows (title alone decides, no second label), critical recall, and the commonest
+confusions. ``dev`` was looked at while the seed corpus grew; ``test`` is the held-out figure.
+
+Run: ``uv run python -m bench.eval_real_titles [--slice dev|test|all] [--show N] [--json]``.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+LABELS = ROOT / "data" / "real_title_labels.csv"
+REAL_POSTS = ROOT.parents[1] / "shared" / "data" / "real_posts_unlabelled.csv"
+
+
+def read_labels(path: Path = LABELS) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+
+
+def read_titles(path: Path = REAL_POSTS) -> dict[str, str]:
+    with path.open(encoding="utf-8") as handle:
+        return {row["msg_id"]: row["title"] for row in csv.DictReader(handle)}
+
+
+@dataclass(frozen=True)
+class TitleScore:
+    n: int
+    exact: float
+    either: float
+    unambiguous_n: int
+    unambiguous: float
+    critical_found: str
+    top_confusions: list[tuple[str, int]]
+
+
+def _share(hits: int, total: int) -> float:
+    return round(hits / total, 3) if total else 0.0
+
+
+def score(labels: list[dict[str, str]], predicted: list[tuple[str, str]]) -> TitleScore:
+    """Figures for one slice; ``predicted`` holds (category, urgency) per label row."""
+    n = len(labels)
+    exact = sum(cat == row["category"] for row, (cat, _) in zip(labels, predicted, strict=True))
+    either = sum(cat in {row["category"], row["alt"]} for row, (cat, _) in zip(labels, predicted, strict=True))
+    clear = [(row, cat) for row, (cat, _) in zip(labels, predicted, strict=True) if row["title_clear"] == "yes"]
+    clear = [(row, cat) for row, cat in clear if not row["alt"]]
+    critical = [urg for row, (_, urg) in zip(labels, predicted, strict=True) if row["urgency"] == "critical"]
+    confusions = Counter(
+        f"{row['category']}->{cat}" for row, (cat, _) in zip(labels, predicted, strict=True) if cat != row["category"]
+    )
+    return TitleScore(
+        n=n,
+        exact=_share(exact, n),
+        either=_share(either, n),
+        unambiguous_n=len(clear),
+        unambiguous=_share(sum(row["category"] == cat for row, cat in clear), len(clear)),
+        critical_found=f"{sum(u == 'critical' for u in critical)}/{len(critical)}",
+        top_confusions=confusions.most_common(8),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--slice", choices=("dev", "test", "all"), default="all")
+    parser.add_argument("--show", type=int, default=0, help="print this many wrong titles per slice")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not REAL_POSTS.exists():
+        sys.exit(f"{REAL_POSTS} is absent: this check needs ../shared/data (dev machines and CI only)")
+
+    from analysis.analyzer import Analyzer
+    from analysis.default_model import load_classifier
+    from analysis.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    analyzer = Analyzer(classifier=load_classifier(taxonomy), taxonomy=taxonomy)
+    titles = read_titles()
+    labels = read_labels()
+    slices = ("dev", "test") if args.slice == "all" else (args.slice,)
+    report: dict[str, dict[str, object]] = {}
+    for name in slices:
+        rows = [row for row in labels if row["slice"] == name]
+        results = analyzer.analyze_many([titles[row["msg_id"]] for row in rows])
+        report[name] = asdict(score(rows, [(r.category, r.urgency) for r in results]))
+        if args.show and not args.json:
+            wrong = [(row, r) for row, r in zip(rows, results, strict=True) if r.category != row["category"]]
+            for row, result in wrong[: args.show]:
+                gold = f"{row['category']:>16} {row['alt'] or '-':>16}"
+                sys.stdout.write(f"{gold} -> {result.category:<16} {result.text}\n")
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    for name, figures in report.items():
+        sys.stdout.write(f"[{name}]\n")
+        for key, value in figures.items():
+            sys.stdout.write(f"{key:>16}: {value}\n")
+
+
+if __name__ == "__main__":
+    main()
