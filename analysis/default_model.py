@@ -102,11 +102,21 @@ def _with_vocabulary(corpus: Corpus, taxonomy: Taxonomy, vocabulary: Sequence[tu
     return Corpus(texts=tuple(texts), tokens=tuple(tokens), labels={f: tuple(v) for f, v in labels.items()})
 
 
-def build_default_model() -> LinearModel:
-    """Train the default model from the packaged seed corpus, vocabulary and taxonomy keywords (deterministic)."""
+def build_default_model(extra: Corpus | None = None, meta: dict[str, str] | None = None) -> LinearModel:
+    """Train the default model from the packaged seed corpus, vocabulary and taxonomy keywords (deterministic).
+
+    ``extra`` adds a deployment's own labelled posts (``minqing cases export``) to the seed posts, so
+    a street office's model learns its residents' words and its officers' corrections.
+    """
     seed = read_corpus(seed_corpus_text(), label_cols=FAMILIES)
+    if extra is not None:
+        seed = Corpus(
+            texts=seed.texts + extra.texts,
+            tokens=seed.tokens + extra.tokens,
+            labels={family: seed.labels[family] + extra.labels[family] for family in FAMILIES},
+        )
     corpus = _with_vocabulary(seed, load_taxonomy(), seed_vocabulary())
-    return train_model(corpus, DEFAULT_CONFIG, meta={"source": "seed_corpus.csv", "digest": _digest()})
+    return train_model(corpus, DEFAULT_CONFIG, meta=meta or {"source": "seed_corpus.csv", "digest": _digest()})
 
 
 def load_default_model() -> LinearModel:

@@ -218,6 +218,26 @@ def cases_list(
     Console().print(table)
 
 
+@cases_app.command("export")
+def cases_export(
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="CSV to write.")],
+    include_unconfirmed: Annotated[
+        bool, typer.Option("--all", help="Also cases whose labels no officer confirmed (the model's guesses).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Write posts with their officer-confirmed labels (text, category, intent, urgency, corrected) for
+    `minqing model train --with-seed`."""
+    with _open_admin(db) as admin:
+        rows = admin.labelled_history(include_unconfirmed=include_unconfirmed)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "category", "intent", "urgency", "corrected"])
+        writer.writeheader()
+        writer.writerows(rows)
+    corrected = sum(row["corrected"] == "yes" for row in rows)
+    err.print(f"wrote {len(rows)} posts ({corrected} with a corrected category) to {out}")
+
+
 @app.command("classify")
 def classify(
     model: Annotated[

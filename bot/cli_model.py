@@ -32,16 +32,27 @@ def model_train(
     out: Annotated[Path, typer.Option("--out", help="Where to write the model file.")],
     text_col: TextCol = "text",
     label_col: LabelCol = None,
+    with_seed: Annotated[
+        bool,
+        typer.Option(
+            "--with-seed",
+            help="Train the shipped default model's recipe on the seed corpus plus this file "
+            "(labels category, intent, urgency; e.g. from `minqing cases export`).",
+        ),
+    ] = False,
 ) -> None:
     """Train a model on a labelled CSV and save it (safe format, no pickle)."""
-    from analysis.default_model import read_corpus
+    from analysis.default_model import FAMILIES, build_default_model, read_corpus
     from analysis.training import train_model
 
-    families = label_col or ["label"]
+    families = list(FAMILIES) if with_seed else (label_col or ["label"])
     try:
         corpus = read_corpus(data, text_col=text_col, label_cols=families)
         started = time.perf_counter()
-        model = train_model(corpus, meta={"source": data.name})
+        if with_seed:
+            model = build_default_model(extra=corpus, meta={"source": f"seed_corpus.csv+{data.name}"})
+        else:
+            model = train_model(corpus, meta={"source": data.name})
     except ValueError as error:
         raise _fail(f"cannot train: {error}") from error
     model.save(out)

@@ -12,6 +12,8 @@ from analysis.address import extract_address
 from storage.db import Database
 from storage.models import (
     Case,
+    CaseEvent,
+    CaseStatus,
     ChatGroup,
     Community,
     Grid,
@@ -211,6 +213,35 @@ class Admin:
             group.community_id = found.id or 0
             session.add(group)
         return group
+
+    def labelled_history(self, *, include_unconfirmed: bool = False) -> list[dict[str, str]]:
+        """Posts with the labels officers stood behind, for retraining the model on this street's own words.
+
+        A case's labels count as confirmed when an officer corrected its category (``/category``) or
+        saw it through to resolution without correcting it; rejected and still-open cases keep only the
+        model's guess and are left out unless ``include_unconfirmed``.
+        """
+        with self.db.transaction() as session:
+            corrected = set(
+                session.execute(
+                    sa.select(col(CaseEvent.case_id)).where(col(CaseEvent.kind) == "recategorised")
+                ).scalars()
+            )
+            rows = session.execute(
+                sa.select(Case, Post).join(Post, col(Post.id) == Case.post_id).order_by(col(Case.id))
+            ).all()
+            handled = {CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value}
+            return [
+                {
+                    "text": post.text,
+                    "category": case.category,
+                    "intent": case.intent,
+                    "urgency": case.urgency,
+                    "corrected": "yes" if case.id in corrected else "no",
+                }
+                for case, post in rows
+                if include_unconfirmed or case.id in corrected or case.status in handled
+            ]
 
     def list_cases(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, object]]:
         """Cases with the fields of the command-line contract, newest first."""

@@ -29,6 +29,8 @@ WITH_CASE_CODE: dict[str, str] = {
     "回复": "reply",
     "办结": "resolve",
     "转办": "transfer",
+    "更正类别": "category",
+    "改类别": "category",
     "退回": "reject",
     "评价": "rate",
 }

@@ -29,6 +29,9 @@ STATUS_NAMES = {
     "rejected": "不予受理",
 }
 
+#: History entries that are not a change of status.
+EVENT_NAMES = {"recategorised": "类别更正"}
+
 RATING_NAMES = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
 
 URGENCY_NAMES = {"critical": "紧急", "high": "较急", "normal": "一般", "low": "不急"}
@@ -56,6 +59,7 @@ HELP = {
         "/reply 编号 内容 — 回复居民\n"
         "/resolve 编号 办理结果 — 办结并请居民评价\n"
         "/transfer 编号 网格编号 原因 — 转给其他网格\n"
+        "/category 编号 类别 — 更正诉求类别（如 停车交通），帮助系统学会正确分类\n"
         "/reject 编号 原因 — 不予受理并说明原因\n"
         "/file — 在群里回复某条消息发送，把它登记为诉求\n"
         "/visit 住址 情况 — 记录一次入户走访\n"
@@ -78,6 +82,7 @@ USAGE = {
     "reply": "用法：/reply 编号 回复内容",
     "resolve": "用法：/resolve 编号 办理结果",
     "transfer": "用法：/transfer 编号 网格编号 原因",
+    "category": "用法：/category 编号 类别，例如 /category MQ-2026-000123 停车交通",
     "reject": "用法：/reject 编号 原因",
     "rate": "用法：/rate 编号 满意|基本满意|不满意",
     "file": "用法：在群里回复居民的那条消息，发送 /file",
@@ -89,6 +94,9 @@ CASE_NOT_IN_SCOPE = "诉求 {code} 不在您的负责范围内。"
 CASE_ALREADY_FINAL = "诉求 {code} 当前状态为“{status}”，不能再{action}。"
 GRID_NOT_FOUND = "没有找到网格“{grid}”。"
 SAME_GRID = "诉求 {code} 已经在网格 {grid}。"
+CATEGORY_UNKNOWN = "没有“{category}”这个类别。可选类别：{choices}。"
+SAME_CATEGORY = "诉求 {code} 的类别已经是“{category}”。"
+RECATEGORISED_OK = "已将诉求 {code} 的类别由“{old}”更正为“{new}”。谢谢，系统会从您的更正中学习。"
 ADDRESS_UNREADABLE = "没能识别这个住址。请按“幢-单元-室”的格式填写，例如 3幢2单元301 或 3-2-301。"
 ADDRESS_UNKNOWN = "没有找到住址 {address} 的住户档案。请核对后再试，或联系网格员登记。"
 ADDRESS_AMBIGUOUS = "多个社区都有住址 {address}，请在前面加上社区名，例如 /bind 桂花社区 {address}。"
@@ -224,6 +232,7 @@ COMMAND_MENUS = {
         ("reply", "回复居民：/reply 编号 内容"),
         ("resolve", "办结并请居民评价：/resolve 编号 结果"),
         ("transfer", "转给其他网格：/transfer 编号 网格 原因"),
+        ("category", "更正类别：/category 编号 类别"),
         ("reject", "不予受理：/reject 编号 原因"),
         ("help", "使用说明"),
     ),

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from analysis.address import extract_address
 from analysis.analyzer import Analysis, Analyzer, clean_text, strip_controls
-from analysis.taxonomy import Taxonomy
+from analysis.taxonomy import Category, Taxonomy
 from handlers import catalogue as t
 from handlers.clock import Clock
 from handlers.deadlines import deadlines
@@ -469,7 +469,8 @@ class Minqing:
         case = self._visible_case(session, actor, code)
         post = repo.post_of(session=session, case=case)
         history = [
-            f"{t.local_time(e.at, self.settings.zone)} {t.STATUS_NAMES.get(e.to_status or '', e.kind)}"
+            f"{t.local_time(e.at, self.settings.zone)} "
+            + (t.EVENT_NAMES.get(e.kind) or t.STATUS_NAMES.get(e.to_status or "", e.kind))
             + (f"：{e.detail}" if e.detail and not e.detail.startswith("assignee=") else "")
             for e in repo.events_of(session=session, case_id=case.id or 0)
         ]
@@ -541,6 +542,38 @@ class Minqing:
             notice = t.transferred_to_officer(case.code or "", old_grid.code if old_grid else "-", reason)
             messages += self._to_officer(session, assignee, notice, kind="notify")
         return messages
+
+    def _on_category(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
+        """An officer corrects the category the model gave: kept in the case history, and the case's
+        category from now on (digests count it there; `minqing cases export` hands it to retraining).
+        Deadlines stay as they were set, so a correction never makes a case overdue after the fact."""
+        code, wanted = _two_args(args, t.USAGE["category"])
+        case = self._case_for_officer(session, actor, code, action="更正类别")
+        category = self._category_named(wanted)
+        old = self.taxonomy.category(case.category)
+        if category.code == old.code:
+            raise BadInput(t.SAME_CATEGORY.format(code=case.code, category=old.name))
+        case.category = category.code
+        # Same status: the change is recorded as an event of its own.
+        self._move(
+            session,
+            case,
+            CaseStatus(case.status),
+            kind="recategorised",
+            detail=f"{old.name} → {category.name}",
+            now=self.clock.now(),
+            officer=actor.officer,
+        )
+        return [self._answer(msg, t.RECATEGORISED_OK.format(code=case.code, old=old.name, new=category.name))]
+
+    def _category_named(self, wanted: str) -> Category:
+        """A taxonomy category by its code or its Chinese name."""
+        key = unicodedata.normalize("NFKC", wanted).strip()
+        for category in self.taxonomy.categories:
+            if key in (category.code, category.name):
+                return category
+        choices = "、".join(category.name for category in self.taxonomy.categories)
+        raise BadInput(t.CATEGORY_UNKNOWN.format(category=key[:20], choices=choices))
 
     def _on_reject(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
         code, reason = _two_args(args, t.USAGE["reject"])
@@ -857,6 +890,7 @@ COMMANDS: dict[str, _Command] = {
     "reply": _Command(Minqing._on_reply, OFFICERS, "private"),
     "resolve": _Command(Minqing._on_resolve, OFFICERS, "private"),
     "transfer": _Command(Minqing._on_transfer, OFFICERS, "private"),
+    "category": _Command(Minqing._on_category, OFFICERS, "private"),
     "reject": _Command(Minqing._on_reject, OFFICERS, "private"),
     "file": _Command(Minqing._on_file, OFFICERS, "group"),
     "visit": _Command(Minqing._on_visit, OFFICERS, "private"),

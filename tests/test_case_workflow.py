@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import select
 
 from handlers.admin import Admin
+from handlers.aliases import expand_alias
 from handlers.clock import FixedClock
 from handlers.messages import QuotedMessage
 from handlers.service import Minqing
@@ -150,3 +151,55 @@ def test_visit_is_logged_in_the_household_file(world: World) -> None:
     with world.core.db.transaction() as session:
         visit = session.exec(select(Visit)).one()
         assert visit.note == "上门了解情况，家中一切正常"
+
+
+def test_officer_corrects_the_category_and_the_history_says_so(world: World) -> None:
+    code = world.send("1幢门口的路灯坏了一个礼拜了", user="res_1_1_301").case_codes[0]
+    before = case(world, code)
+    assert before.category != "traffic"
+
+    result = world.send(f"/category {code} 停车交通", user="officer_gh1")
+
+    assert not result.refused and "停车交通" in result.messages[0].text
+    after = case(world, code)
+    assert after.category == "traffic" and after.status == before.status
+    assert after.first_reply_due == before.first_reply_due  # a correction moves no deadline
+    assert after.updated_at == world.clock.now()
+    assert events(world, code)[-1] == "recategorised"
+    detail = world.send(f"/case {code}", user="officer_gh1").messages[0].text
+    assert "类别更正" in detail and "→ 停车交通" in detail
+    # The Chinese command word (WeChat) expands to it; the code form works; the same category is a no-op.
+    assert expand_alias(f"更正类别 {code} 公共设施") == f"/category {code} 公共设施"
+    assert not world.send(f"/category {code} facilities", user="officer_gh1").refused
+    assert case(world, code).category == "facilities"
+    same = world.send(f"/category {code} 公共设施", user="officer_gh1")
+    assert same.refused and "已经是" in same.messages[0].text
+
+
+@pytest.mark.parametrize("wanted", ["天气", "", "traffic_jam", "🙂"])
+def test_unknown_category_is_refused_and_changes_nothing(world: World, wanted: str) -> None:
+    code = world.send("1幢门口的路灯坏了", user="res_1_1_301").case_codes[0]
+    category = case(world, code).category
+
+    result = world.send(f"/category {code} {wanted}".strip(), user="officer_gh1")
+
+    assert result.refused and ("用法" in result.messages[0].text or "可选类别" in result.messages[0].text)
+    assert case(world, code).category == category and "recategorised" not in events(world, code)
+
+
+def test_labelled_history_keeps_what_officers_confirmed(world: World) -> None:
+    corrected = world.send("1幢门口的路灯坏了", user="res_1_1_301").case_codes[0]
+    resolved = world.send("1幢楼道灯不亮", user="res_1_1_301").case_codes[0]
+    still_open = world.send("1幢电梯有异响", user="res_1_1_301").case_codes[0]
+    world.send(f"/category {corrected} 停车交通", user="officer_gh1")
+    world.send(f"/resolve {resolved} 已更换灯泡", user="officer_gh1")
+
+    confirmed = world.admin.labelled_history()
+    everything = world.admin.labelled_history(include_unconfirmed=True)
+
+    assert [(r["text"], r["category"], r["corrected"]) for r in confirmed] == [
+        ("1幢门口的路灯坏了", "traffic", "yes"),
+        ("1幢楼道灯不亮", case(world, resolved).category, "no"),
+    ]
+    assert len(everything) == 3 and case(world, still_open).code == still_open
+    assert all(r["intent"] and r["urgency"] for r in everything)

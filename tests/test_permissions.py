@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[Runner, set[str]]] = {
     "reply": (_private("/reply {code} 已安排人明天上门"), IN_SCOPE),
     "resolve": (_private("/resolve {code} 已修复"), IN_SCOPE),
     "transfer": (_private("/transfer {code} WT-01 属于梧桐社区"), IN_SCOPE),
+    "category": (_private("/category {code} 停车交通"), IN_SCOPE),
     "reject": (_private("/reject {code} 不属于社区事务"), IN_SCOPE),
     "file": (_file, OFFICERS),
     # 1幢1单元301 is in grid GH-01: the other grid's officer has no such household in scope.
