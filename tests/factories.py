@@ -4,11 +4,14 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlmodel import select
+
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.messages import Attachment, CallbackQuery, HandlerResult, IncomingMessage, QuotedMessage
 from handlers.service import Minqing
 from storage.db import Database
+from storage.models import Case
 
 PLATFORM = "telegram"
 GROUP_GH = "-100111"
@@ -91,6 +94,11 @@ class World:
 
     def post_in_group(self, text: str, *, user: str, chat: str = GROUP_GH, mention: bool = True) -> HandlerResult:
         return self.send(text, user=user, chat=chat, group=True, mention=mention)
+
+    def case(self, code: str) -> Case:
+        """The stored case with this code (a fresh read, detached from the session)."""
+        with self.core.db.transaction() as session:
+            return session.exec(select(Case).where(Case.code == code)).one()
 
     def press(self, data: str, *, user: str, chat: str | None = None) -> HandlerResult:
         return self.core.handle_callback(

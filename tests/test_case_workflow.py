@@ -29,8 +29,7 @@ def world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
 
 
 def case(world: World, code: str) -> Case:
-    with world.core.db.transaction() as session:
-        return session.exec(select(Case).where(Case.code == code)).one()
+    return world.case(code)
 
 
 def events(world: World, code: str) -> list[str]:

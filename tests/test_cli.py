@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.service import Minqing
-from storage.models import Case
-from tests.factories import World, build_world
+from tests.factories import build_world
 
 runner = CliRunner()
 HEADER = "community,grid,building,unit,room,head_name,phone,tags\n"
@@ -154,7 +152,7 @@ def test_officer_corrections_retrain_the_model(
     corrected = 0
     for text in posts:
         code = world.send(text, user="res_1_1_301").case_codes[0]
-        if case_category(world, code) != "city_order":
+        if world.case(code).category != "city_order":
             assert not world.send(f"/category {code} 违建与市容", user="officer_gh1").refused
             corrected += 1
     export = tmp_path / "history.csv"
@@ -172,8 +170,3 @@ def test_officer_corrections_retrain_the_model(
     after = json.loads(runner.invoke(app, ["classify", "--json", "--model", str(model)], input=probe).stdout)
 
     assert after["category"] == "city_order" and before["category"] != "city_order"
-
-
-def case_category(world: World, code: str) -> str:
-    with world.core.db.transaction() as session:
-        return session.exec(select(Case).where(Case.code == code)).one().category
