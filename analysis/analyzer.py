@@ -144,7 +144,7 @@ class Analyzer:
         )
 
     def analyze_many(self, texts: Iterable[str]) -> list[Analysis]:
-        """``analyze`` for many posts, stage by stage over chunks of them (same results, faster).
+        """``analyze`` for many posts, stage by stage over chunks of them (same labels, faster).
 
         Each stage (jieba, the model, the lexicons, ...) keeps its tables hot in the CPU cache while
         it works through a chunk, rather than all of them evicting each other post by post.

@@ -10,12 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from analysis.model import Head, LinearModel
 from analysis.taxonomy import Taxonomy
 
 #: The model's probability of the most urgent level above which we call it that level anyway:
 #: a missed fire costs far more than an officer checking a false alarm.
 CRITICAL_FLOOR = 0.25
+
+#: A family's best label, its probability, and the probability of one label to watch.
+_Top = tuple[str, float, float]
 
 _QUESTION = re.compile(r"[?？]|请问|吗[。！!,，\s]*$|怎么|如何|什么时候|啥时候|能不能|可不可以|是否|哪里|哪儿")
 
@@ -182,27 +188,44 @@ class TrainedClassifier:
 
     def classify(self, text: str, tokens: list[str]) -> Labels:
         weights, evidence = self.model.numerators(text, tokens)
-        return self._labels(text, tokens, weights, evidence)
+        tops = [_top(weights, head, watch) if head else None for head, watch in self._watched_heads()]
+        return self._labels(text, tokens, evidence, *tops)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
-        numerators, evidence = self.model.numerators_many(texts, tokens)
-        return list(map(self._labels, texts, tokens, numerators, evidence))
+        numerators, evidence = self.model.numerator_array(texts, tokens)
+        # Each family's best label and probabilities for the whole batch at once, then per post.
+        tops = [
+            _top_many(numerators, head, watch) if head else [None] * len(texts) for head, watch in self._watched_heads()
+        ]
+        return list(map(self._labels, texts, tokens, evidence.tolist(), *tops))
 
-    def _labels(self, text: str, tokens: list[str], weights: list[float], evidence: int) -> Labels:
-        """The labels of one post from the model's softmax numerators and its count of known features."""
+    def _watched_heads(self) -> list[tuple[Head | None, str]]:
+        """The category, intent and urgency heads, each with the label whose probability matters."""
+        return [(self._category_head, ""), (self._intent_head, "chatter"), (self._urgency_head, self._most_urgent)]
+
+    def _labels(
+        self,
+        text: str,
+        tokens: list[str],
+        evidence: int,
+        category: _Top | None,
+        intent: _Top | None,
+        urgency: _Top | None,
+    ) -> Labels:
+        """The labels of one post from each family's top label and its count of known features."""
         if evidence == 0:
             # Nothing the model knows (empty, emoji-only, another language): its answer would be its bias.
             return self._keywords.classify(text, tokens)
         fallback: Labels | None = None
-        if self._category_head is None or self._intent_head is None or self._urgency_head is None:
+        if category is None or intent is None or urgency is None:
             fallback = self._keywords.classify(text, tokens)
-        if self._category_head is not None:
-            category_code, category_confidence, _ = _top(weights, self._category_head, "")
+        if category is not None:
+            category_code, category_confidence, _ = category
         else:
             assert fallback is not None
             category_code, category_confidence = fallback.category, fallback.category_confidence
-        if self._intent_head is not None:
-            intent_code, intent_confidence, chatter = _top(weights, self._intent_head, "chatter")
+        if intent is not None:
+            intent_code, intent_confidence, chatter = intent
             matter = 1.0 - chatter
         else:
             assert fallback is not None
@@ -211,7 +234,6 @@ class TrainedClassifier:
                 fallback.intent_confidence,
                 fallback.matter_confidence,
             )
-        urgency = _top(weights, self._urgency_head, self._most_urgent) if self._urgency_head else None
         urgency_code, urgency_confidence, rule = self._urgency(text, urgency, fallback)
         if urgency_code == self._most_urgent:
             matter = 1.0
@@ -228,9 +250,7 @@ class TrainedClassifier:
             urgency_rule=rule,
         )
 
-    def _urgency(
-        self, text: str, predicted: tuple[str, float, float] | None, fallback: Labels | None
-    ) -> tuple[str, float, str]:
+    def _urgency(self, text: str, predicted: _Top | None, fallback: Labels | None) -> tuple[str, float, str]:
         if predicted is not None:
             code, confidence, top = predicted
             if code != self._most_urgent and top >= CRITICAL_FLOOR:
@@ -244,10 +264,20 @@ class TrainedClassifier:
         return code, confidence, ""
 
 
-def _top(numerators: list[float], head: Head, watch: str) -> tuple[str, float, float]:
+def _top(numerators: list[float], head: Head, watch: str) -> _Top:
     """A family's best label, its probability, and the probability of the label ``watch``."""
     family = numerators[head.start : head.stop]
     top = max(family)
     total = sum(family)
     watched = family[head.classes.index(watch)] / total if watch in head.classes else 0.0
     return head.classes[family.index(top)], top / total, watched
+
+
+def _top_many(numerators: NDArray[np.float64], head: Head, watch: str) -> list[_Top]:
+    """``_top`` for every row of a batch's numerators."""
+    family = numerators[:, head.start : head.stop]
+    total = family.sum(axis=1)
+    best = family.argmax(axis=1)  # the first of equal maxima, as list.index in ``_top``
+    confidence = family[np.arange(len(family)), best] / total
+    watched = family[:, head.classes.index(watch)] / total if watch in head.classes else np.zeros(len(family))
+    return list(zip(map(head.classes.__getitem__, best.tolist()), confidence.tolist(), watched.tolist(), strict=True))

@@ -20,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import add
 
+import numpy as np
+from numpy.typing import NDArray
+
 #: Bumped whenever the features change, so cached models trained on older features are rebuilt.
 FEATURE_VERSION = "words+chars+lead/v2"
 
@@ -110,7 +113,17 @@ class FeatureIndex:
     it gives the same features as the direct path over the text, which handles everything else.
     """
 
-    __slots__ = ("_chars", "_lead", "_memo", "_squared_idf", "_words", "lead_chars", "max_ngram")
+    __slots__ = (
+        "_chars",
+        "_edges",
+        "_lead",
+        "_memo",
+        "_squared_idf",
+        "_squared_idf_array",
+        "_words",
+        "lead_chars",
+        "max_ngram",
+    )
 
     def __init__(
         self,
@@ -128,12 +141,56 @@ class FeatureIndex:
         self._lead = {gram: offset + i for i, gram in enumerate(lead)}
         # Contiguous doubles rather than a list of float objects: fewer cache misses per lookup.
         self._squared_idf = array("d", (value * value for value in idf))
+        self._squared_idf_array = np.frombuffer(self._squared_idf, dtype=np.float64)
+        # Where the character and lead blocks start: a feature's block is its place among these.
+        self._edges = np.array([len(words), len(words) + len(chars)], dtype=np.intp)
         self.max_ngram = max_ngram
         self.lead_chars = lead_chars if lead else 0
         self._memo: dict[str, _TokenEntry] = {}
 
     def vector(self, text: str, tokens: Sequence[str]) -> tuple[list[int], list[float]]:
         """The post's non-zero features as (indices, coefficients); each value is coefficient x IDF."""
+        index: list[int] = []
+        values: list[float] = []
+        for hits in self.hits(text, tokens):
+            block_index, block_values = block_weights(hits, self._squared_idf)
+            index += block_index
+            values += block_values
+        return index, values
+
+    def vectors(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]]
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+        """``vector`` for many posts at once, as (post, feature, coefficient) arrays ordered by post.
+
+        Only the lookups run per post in Python; counting repeats, sublinear TF and each block's
+        length run over the whole batch in NumPy (per post they cost more than the lookups).
+        """
+        hits: list[int] = []
+        lengths: list[int] = []
+        for text, words in zip(texts, tokens, strict=True):
+            before = len(hits)
+            for block in self.hits(text, words):
+                hits += block
+            lengths.append(len(hits) - before)
+        stride = len(self._squared_idf)
+        keys = np.repeat(np.arange(len(lengths), dtype=np.intp) * stride, lengths)
+        keys += np.asarray(hits, dtype=np.intp)
+        # Sorting by (post, feature) groups a post's repeats of a feature: their count is its TF.
+        unique, counts = np.unique(keys, return_counts=True)
+        post, feature = np.divmod(unique, stride)
+        tf = 1.0 + np.log(counts)
+        post_block = post * (len(self._edges) + 1) + np.searchsorted(self._edges, feature, side="right")
+        norm2 = np.bincount(post_block, weights=tf * tf * self._squared_idf_array[feature])
+        with np.errstate(divide="ignore"):  # a block whose terms all have IDF 0: no features
+            coefficient = tf / np.sqrt(norm2[post_block])
+        known = np.isfinite(coefficient)
+        if not known.all():
+            post, feature, coefficient = post[known], feature[known], coefficient[known]
+        return post, feature, coefficient
+
+    def hits(self, text: str, tokens: Sequence[str]) -> tuple[list[int], ...]:
+        """Indices of the post's known terms per block (words, characters, lead), repeats kept."""
         folded = feature_text(text)
         if self.max_ngram == 2 and tokens:
             found = self._by_token(folded, tokens)
@@ -141,24 +198,18 @@ class FeatureIndex:
                 return found
         return self._direct(folded, tokens)
 
-    def _direct(self, folded: str, tokens: Sequence[str]) -> tuple[list[int], list[float]]:
-        """``vector`` straight from the folded text's n-grams and the tokens' words."""
-        squared_idf = self._squared_idf
+    def _direct(self, folded: str, tokens: Sequence[str]) -> tuple[list[int], ...]:
+        """``hits`` straight from the folded text's n-grams and the tokens' words."""
         grams = char_ngrams(folded, self.max_ngram)
-        index, values = block_weights(lookup(folded_tokens(tokens), self._words), squared_idf)
-        char_index, char_values = block_weights(lookup(grams, self._chars), squared_idf)
-        index += char_index
-        values += char_values
-        if self.lead_chars:
-            head = folded[: self.lead_chars]
-            lead_grams = grams if len(head) == len(folded) else char_ngrams(head, self.max_ngram)
-            lead_index, lead_values = block_weights(lookup(lead_grams, self._lead), squared_idf)
-            index += lead_index
-            values += lead_values
-        return index, values
+        blocks = (lookup(folded_tokens(tokens), self._words), lookup(grams, self._chars))
+        if not self.lead_chars:
+            return blocks
+        head = folded[: self.lead_chars]
+        lead_grams = grams if len(head) == len(folded) else char_ngrams(head, self.max_ngram)
+        return (*blocks, lookup(lead_grams, self._lead))
 
-    def _by_token(self, folded: str, tokens: Sequence[str]) -> tuple[list[int], list[float]] | None:
-        """``vector`` from memoised token entries plus the boundary bigrams; None if it does not apply."""
+    def _by_token(self, folded: str, tokens: Sequence[str]) -> tuple[list[int], ...] | None:
+        """``hits`` from memoised token entries plus the boundary bigrams; None if it does not apply."""
         memo = self._memo
         entries = list(map(memo.get, tokens))
         if None in entries:
@@ -171,23 +222,17 @@ class FeatureIndex:
         if "".join(pieces) != folded or _UNUSABLE in entries:
             return None  # tokens of another text, or whitespace in a token: take the direct path
         boundaries = list(map(add, lasts, firsts[1:]))
-        squared_idf = self._squared_idf
-        index, values = block_weights(list(chain.from_iterable(word_parts)), squared_idf)
         char_hits = list(chain.from_iterable(char_parts))
         char_hits += lookup(boundaries, self._chars)
-        char_index, char_values = block_weights(char_hits, squared_idf)
-        index += char_index
-        values += char_values
-        if self.lead_chars:
-            if len(folded) <= self.lead_chars:  # the whole post is its lead
-                lead_hits = list(chain.from_iterable(lead_parts))
-                lead_hits += lookup(boundaries, self._lead)
-            else:
-                lead_hits = lookup(char_ngrams(folded[: self.lead_chars], 2), self._lead)
-            lead_index, lead_values = block_weights(lead_hits, squared_idf)
-            index += lead_index
-            values += lead_values
-        return index, values
+        blocks = (list(chain.from_iterable(word_parts)), char_hits)
+        if not self.lead_chars:
+            return blocks
+        if len(folded) <= self.lead_chars:  # the whole post is its lead
+            lead_hits = list(chain.from_iterable(lead_parts))
+            lead_hits += lookup(boundaries, self._lead)
+        else:
+            lead_hits = lookup(char_ngrams(folded[: self.lead_chars], 2), self._lead)
+        return (*blocks, lead_hits)
 
     def _entry(self, token: str) -> _TokenEntry:
         piece = _DIGITS.sub("0", token.lower())

@@ -155,28 +155,25 @@ class LinearModel:
         return self._exp(scaled).tolist(), evidence
 
     def numerators_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> tuple[list[list[float]], list[int]]:
-        """``numerators`` for many posts with one gather, one product and one exp for all of them."""
-        vector = self._features.vector
-        index: list[int] = []
-        coefficients: list[float] = []
-        starts: list[int] = []
-        evidence: list[int] = []
-        for text, words in zip(texts, tokens, strict=True):
-            post_index, post_coefficients = vector(text, words)
-            starts.append(len(index))
-            evidence.append(len(post_index))
-            index += post_index
-            coefficients += post_coefficients
-            index.append(self._bias_row)
-            coefficients.append(1.0)
-        if not starts:
-            return [], []
-        rows = self._scaled[index]
-        rows *= np.asarray(coefficients)[:, np.newaxis]
-        # Each post's rows end with its bias row, so no post's slice is empty.
-        scaled: NDArray[np.float64] = np.add.reduceat(rows, starts, axis=0)
-        numerators: list[list[float]] = self._exp(scaled).tolist()
-        return numerators, evidence
+        """``numerators`` for many posts (as lists; ``numerator_array`` is the same as arrays)."""
+        numerators, evidence = self.numerator_array(texts, tokens)
+        return numerators.tolist(), evidence.tolist()
+
+    def numerator_array(
+        self, texts: Sequence[str], tokens: Sequence[list[str]]
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """Softmax numerators (posts x outputs) and evidence of many posts: one gather, product and exp."""
+        post, feature, coefficient = self._features.vectors(texts, tokens)
+        evidence = np.bincount(post, minlength=len(texts))
+        scaled = np.repeat(self._scaled[self._bias_row][np.newaxis, :], len(texts), axis=0)
+        if len(feature):
+            rows = self._scaled[feature]
+            rows *= coefficient[:, np.newaxis]
+            # Rows are ordered by post; the posts with features each own one run of them.
+            has_features = evidence > 0
+            starts = np.searchsorted(post, np.flatnonzero(has_features))
+            scaled[has_features] += np.add.reduceat(rows, starts, axis=0)
+        return self._exp(scaled), evidence
 
     def _exp(self, scaled: NDArray[np.float64]) -> NDArray[np.float64]:
         # In float64, exp is finite and non-zero below 700 (see ``_may_overflow``).
