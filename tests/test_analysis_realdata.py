@@ -66,13 +66,14 @@ def test_default_model_routes_hand_labelled_real_titles() -> None:
     analyzer = Analyzer(classifier=load_classifier(taxonomy), taxonomy=taxonomy)
     labels = read_labels()
     figures = {}
-    for name in ("dev", "test"):
+    for name in ("dev", "test", "test2"):
         rows = [row for row in labels if row["slice"] == name]
         results = analyzer.analyze_many([titles[row["msg_id"]] for row in rows])
         figures[name] = score(rows, [(r.category, r.urgency) for r in results])
-    dev, test = figures["dev"], figures["test"]
-    assert dev.n == test.n == 300
-    # Today: dev 0.73 exact / 0.82 either, test 0.63 / 0.72. A corpus or feature change that loses
+    dev, test, test2 = figures["dev"], figures["test"], figures["test2"]
+    assert dev.n == test.n == test2.n == 300
+    # Today: dev 0.73 exact / 0.82 either, test 0.63 / 0.72, test2 0.64 / 0.71. A corpus or feature change that loses
     # more than a few points on real posts should be noticed, not shipped.
     assert dev.exact >= 0.70 and dev.either >= 0.78, dev
     assert test.exact >= 0.60 and test.either >= 0.69, test
+    assert test2.exact >= 0.60 and test2.either >= 0.67, test2
