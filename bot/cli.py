@@ -228,14 +228,15 @@ def cases_export(
 ) -> None:
     """Write posts with their officer-confirmed labels (text, category, intent, urgency, corrected) for
     `minqing model train --with-seed`."""
-    with _open_admin(db) as admin:
-        rows = admin.labelled_history(include_unconfirmed=include_unconfirmed)
-    with out.open("w", encoding="utf-8", newline="") as handle:
+    written = corrected = 0
+    with _open_admin(db) as admin, out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["text", "category", "intent", "urgency", "corrected"])
         writer.writeheader()
-        writer.writerows(rows)
-    corrected = sum(row["corrected"] == "yes" for row in rows)
-    err.print(f"wrote {len(rows)} posts ({corrected} with a corrected category) to {out}")
+        for row in admin.labelled_history(include_unconfirmed=include_unconfirmed):
+            writer.writerow(row)
+            written += 1
+            corrected += row["corrected"] == "yes"
+    err.print(f"wrote {written} posts ({corrected} with a corrected category) to {out}")
 
 
 @app.command("classify")

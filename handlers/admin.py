@@ -214,34 +214,38 @@ class Admin:
             session.add(group)
         return group
 
-    def labelled_history(self, *, include_unconfirmed: bool = False) -> list[dict[str, str]]:
+    def labelled_history(self, *, include_unconfirmed: bool = False) -> Iterator[dict[str, str]]:
         """Posts with the labels officers stood behind, for retraining the model on this street's own words.
 
         A case's labels count as confirmed when an officer corrected its category (``/category``) or
         saw it through to resolution without correcting it; rejected and still-open cases keep only the
-        model's guess and are left out unless ``include_unconfirmed``.
+        model's guess and are left out unless ``include_unconfirmed``. Rows stream in batches, oldest
+        case first, so a database of millions of cases is exported in little memory.
         """
+        corrected = (
+            sa.exists()
+            .where(col(CaseEvent.case_id) == Case.id, col(CaseEvent.kind) == "recategorised")
+            .label("corrected")
+        )
+        query = (
+            sa.select(col(Post.text), col(Case.category), col(Case.intent), col(Case.urgency), corrected)
+            .join(Post, col(Post.id) == Case.post_id)
+            .order_by(col(Case.id))
+        )
+        if not include_unconfirmed:
+            handled = (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value)
+            query = query.where(sa.or_(corrected, col(Case.status).in_(handled)))
         with self.db.transaction() as session:
-            corrected = set(
-                session.execute(
-                    sa.select(col(CaseEvent.case_id)).where(col(CaseEvent.kind) == "recategorised")
-                ).scalars()
-            )
-            rows = session.execute(
-                sa.select(Case, Post).join(Post, col(Post.id) == Case.post_id).order_by(col(Case.id))
-            ).all()
-            handled = {CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value}
-            return [
-                {
-                    "text": post.text,
-                    "category": case.category,
-                    "intent": case.intent,
-                    "urgency": case.urgency,
-                    "corrected": "yes" if case.id in corrected else "no",
+            for text, category, intent, urgency, was_corrected in session.execute(
+                query.execution_options(yield_per=1000)
+            ):
+                yield {
+                    "text": text,
+                    "category": category,
+                    "intent": intent,
+                    "urgency": urgency,
+                    "corrected": "yes" if was_corrected else "no",
                 }
-                for case, post in rows
-                if include_unconfirmed or case.id in corrected or case.status in handled
-            ]
 
     def list_cases(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, object]]:
         """Cases with the fields of the command-line contract, newest first."""

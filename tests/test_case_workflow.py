@@ -193,8 +193,8 @@ def test_labelled_history_keeps_what_officers_confirmed(world: World) -> None:
     world.send(f"/category {corrected} 停车交通", user="officer_gh1")
     world.send(f"/resolve {resolved} 已更换灯泡", user="officer_gh1")
 
-    confirmed = world.admin.labelled_history()
-    everything = world.admin.labelled_history(include_unconfirmed=True)
+    confirmed = list(world.admin.labelled_history())
+    everything = list(world.admin.labelled_history(include_unconfirmed=True))
 
     assert [(r["text"], r["category"], r["corrected"]) for r in confirmed] == [
         ("1幢门口的路灯坏了", "traffic", "yes"),
