@@ -431,7 +431,8 @@ def _print_demo(data: dict[str, Any]) -> None:
     console.rule("民情通 demo · 梧桐街道 · 2026年第三季度（模拟）")
     console.print(
         f"住户 {data['households']} 户 · 工作人员 {data['officers']} 名 · 绑定居民 {data['residents_bound']} 人 · "
-        f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · 群聊闲谈未登记 {data['ignored_chatter']} 条"
+        f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · "
+        f"群聊闲谈未登记 {data['ignored_chatter']} 条 · 网格员更正类别 {data['categories_corrected']} 件"
     )
     for title, key in (
         ("按类别", "cases_by_category"),

@@ -35,6 +35,8 @@ class DemoReport:
     posts_sent: int = 0
     cases: int = 0
     ignored_chatter: int = 0
+    #: Cases whose category an officer corrected with /category (the model guessed another).
+    categories_corrected: int = 0
     by_category: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     by_grid: Counter[str] = field(default_factory=Counter)
@@ -56,6 +58,7 @@ class DemoReport:
             "posts_sent": self.posts_sent,
             "cases": self.cases,
             "ignored_chatter": self.ignored_chatter,
+            "categories_corrected": self.categories_corrected,
             "cases_by_category": dict(self.by_category.most_common()),
             "cases_by_status": dict(self.by_status.most_common()),
             "cases_by_grid": dict(sorted(self.by_grid.items())),
@@ -120,6 +123,8 @@ class Demo:
         jobs = Jobs(db=app.db, taxonomy=app.core.taxonomy, clock=clock, settings=schedule)
         self.schedule = SimulatedSchedule(jobs, clock)
         self._delivered = 0
+        #: What each filed case is really about (the demo post's own label), for officers' corrections.
+        self._true_category: dict[str, str] = {}
 
     def _next_id(self) -> str:
         self._message_id += 1
@@ -238,6 +243,7 @@ class Demo:
                     if not codes:
                         self.report.ignored_chatter += 1
                 open_codes += [(code, user_id) for code in codes]
+                self._true_category.update(dict.fromkeys(codes, row["category"]))
             self._move_to(STREET_START + timedelta(days=day, hours=17))
             open_codes = self._officers_work(open_codes)
             self._deliver()
@@ -283,6 +289,7 @@ class Demo:
             if case is None or case.assignee_id is None:
                 continue
             officer = self._officer_user(case)
+            self._correct_category(officer, code, case.category)
             roll = self.rng.random()
             if roll < 0.45:
                 self.say(
@@ -308,6 +315,15 @@ class Demo:
             else:
                 still_open.append((code, reporter))
         return still_open
+
+    def _correct_category(self, officer: str, code: str, filed_under: str) -> None:
+        """An officer who sees the model filed a case under the wrong category corrects it (/category)."""
+        truth = self._true_category.pop(code, filed_under)
+        if truth == filed_under:
+            return
+        name = next(c.name for c in self.app.core.taxonomy.categories if c.code == truth)
+        self.say(chat_id=officer, user_id=officer, text=f"/category {code} {name}")
+        self.report.categories_corrected += 1
 
     def _case(self, code: str) -> Case | None:
         with self.app.db.transaction() as session:

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlmodel import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.service import Minqing
+from storage.db import Database
+from storage.models import CaseEvent
 from tests.factories import build_world
 
 runner = CliRunner()
@@ -131,6 +134,13 @@ def test_demo_json_routes_cases_to_every_grid(tmp_path: Path) -> None:
     assert report["cases"] >= 300
     assert {f"{c}-{n:02d}" for c in ("GH", "WT") for n in (1, 2, 3)} <= set(report["cases_by_grid"])
     assert report["messages_by_kind"]["ack"] == report["cases"]
+    # Officers corrected the cases the model misfiled, and each correction is on the case's record.
+    assert report["categories_corrected"] > 0
+    database = Database.from_url(f"sqlite:///{tmp_path / 'demo.db'}")
+    with database.transaction() as session:
+        recategorised = session.exec(select(func.count()).where(CaseEvent.kind == "recategorised")).one()
+    database.dispose()
+    assert recategorised == report["categories_corrected"]
 
 
 def test_officer_corrections_retrain_the_model(
