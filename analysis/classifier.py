@@ -192,7 +192,7 @@ class TrainedClassifier:
         return self._labels(text, tokens, evidence, *tops)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
-        numerators, evidence = self.model.numerator_array(texts, tokens)
+        numerators, evidence = self.model.numerators_many(texts, tokens)
         # Each family's best label and probabilities for the whole batch at once, then per post.
         tops = [
             _top_many(numerators, head, watch) if head else [None] * len(texts) for head, watch in self._watched_heads()

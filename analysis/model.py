@@ -154,15 +154,10 @@ class LinearModel:
         scaled, evidence = self._scaled_scores(text, tokens)
         return self._exp(scaled).tolist(), evidence
 
-    def numerators_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> tuple[list[list[float]], list[int]]:
-        """``numerators`` for many posts (as lists; ``numerator_array`` is the same as arrays)."""
-        numerators, evidence = self.numerator_array(texts, tokens)
-        return numerators.tolist(), evidence.tolist()
-
-    def numerator_array(
+    def numerators_many(
         self, texts: Sequence[str], tokens: Sequence[list[str]]
     ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-        """Softmax numerators (posts x outputs) and evidence of many posts: one gather, product and exp."""
+        """``numerators`` for many posts, as arrays (posts x outputs; evidence): one gather, product and exp."""
         post, feature, coefficient = self._features.vectors(texts, tokens)
         evidence = np.bincount(post, minlength=len(texts))
         scaled = np.repeat(self._scaled[self._bias_row][np.newaxis, :], len(texts), axis=0)

@@ -321,7 +321,7 @@ class Demo:
         truth = self._true_category.pop(code, filed_under)
         if truth == filed_under:
             return
-        name = next(c.name for c in self.app.core.taxonomy.categories if c.code == truth)
+        name = self.app.core.taxonomy.category(truth).name
         self.say(chat_id=officer, user_id=officer, text=f"/category {code} {name}")
         self.report.categories_corrected += 1
 

@@ -282,4 +282,5 @@ def test_batched_numerators_match_one_post_at_a_time(corpus: Corpus) -> None:
         single, single_known = model.numerators(text, words)
         assert evidence_count == single_known
         assert np.allclose(row, single, rtol=1e-12, atol=0.0)
-    assert model.numerators_many([], []) == ([], [])
+    empty, no_evidence = model.numerators_many([], [])
+    assert empty.shape == (0, model.weights.shape[1]) and len(no_evidence) == 0
