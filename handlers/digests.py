@@ -43,10 +43,11 @@ from handlers.digest_days import (
     subset,
 )
 from handlers.errors import NotFound
+from handlers.jurisdiction import Scope, digest_readers, scope_of_officer, scopes
 from handlers.messages import OutgoingMessage
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import Case, Community, Digest, Grid, Household, Officer, Role, Street
+from storage.models import Case, Community, Digest, Grid, Household, Officer
 
 log = logging.getLogger(__name__)
 
@@ -103,48 +104,6 @@ def period_just_ended(kind: str, moment: datetime, zone: ZoneInfo) -> Period:
 def period_ending_on(kind: str, last_day: date, zone: ZoneInfo) -> Period:
     """The last complete period that ended on or before the end of ``last_day`` (``--end``)."""
     return period_just_ended(kind, datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone), zone)
-
-
-# ------------------------------------------------------------------------------------------ scopes
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """A community or a street; a street also holds cases not yet routed to any community."""
-
-    code: str
-    name: str
-    level: str  # "community" or "street"
-    community_ids: tuple[int, ...]
-    include_unrouted: bool = False
-
-    def condition(self) -> sa.ColumnElement[bool]:
-        within = col(Case.community_id).in_(self.community_ids)
-        return (within | col(Case.community_id).is_(None)) if self.include_unrouted else within
-
-
-def scopes(session: Session) -> list[Scope]:
-    """Every community, then every street (leaders receive their own scope's digest)."""
-    streets = session.exec(select(Street).order_by(col(Street.id))).all()
-    communities = session.exec(select(Community).order_by(col(Community.id))).all()
-    found = [Scope(c.code, c.name, "community", (c.id or 0,)) for c in communities]
-    for street in streets:
-        ids = tuple(c.id or 0 for c in communities if c.street_id == street.id)
-        # Unrouted cases belong to the street when there is only one street to blame.
-        found.append(Scope(street.code, street.name, "street", ids, include_unrouted=len(streets) == 1))
-    return found
-
-
-def scope_of_officer(session: Session, officer: Officer) -> Scope | None:
-    """The scope whose digest a leader reads: their community, else their street."""
-    wanted: str | None = None
-    if officer.role == Role.COMMUNITY_LEADER and officer.community_id is not None:
-        community = session.get(Community, officer.community_id)
-        wanted = community.code if community else None
-    elif officer.street_id is not None:
-        street = session.get(Street, officer.street_id)
-        wanted = street.code if street else None
-    return next((s for s in scopes(session) if s.code == wanted), None)
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -817,7 +776,7 @@ class Digests:
             if not claimed or digest is None:
                 # Another process produced it first; it has queued the messages.
                 return self._as_produced(digest, created=False, messages=0) if digest else self._missing(scope, period)
-            messages = delivery_messages(session, digest, parts, self._recipients(session, scope))
+            messages = delivery_messages(session, digest, parts, digest_readers(session, scope))
             repo.queue_outgoing(session=session, rows=[m.outbox_row(now) for m in messages])
         log.info("digest %s %s %s: %d messages", period.kind, scope.code, period.label, len(messages))
         return self._as_produced(digest, created=True, messages=len(messages), parts=parts)
@@ -855,20 +814,6 @@ class Digests:
                 Digest.kind == period.kind, Digest.period_start == period.start, Digest.scope_code == scope.code
             )
         ).first()
-
-    def _recipients(self, session: Session, scope: Scope) -> list[Officer]:
-        query = select(Officer).where(col(Officer.active).is_(True))
-        if scope.level == "community":
-            query = query.where(
-                Officer.role == Role.COMMUNITY_LEADER, col(Officer.community_id).in_(scope.community_ids)
-            )
-        else:
-            street = session.exec(select(Street).where(Street.code == scope.code)).first()
-            query = query.where(
-                col(Officer.role).in_([Role.STREET_LEADER, Role.ADMIN]),
-                Officer.street_id == (street.id if street else -1),
-            )
-        return list(session.exec(query.order_by(col(Officer.id))).all())
 
     def _as_produced(
         self, digest: Digest, *, created: bool, messages: int, parts: Sequence[str] | None = None

@@ -23,10 +23,11 @@ from analysis.taxonomy import Taxonomy
 from handlers import catalogue as t
 from handlers.clock import Clock
 from handlers.deadlines import add_working_time
+from handlers.jurisdiction import LADDER_FALLBACK, holders_of_role
 from handlers.messages import OutgoingMessage
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import OPEN_STATUSES, AlertSent, Case, Community, Officer, Role
+from storage.models import OPEN_STATUSES, AlertSent, Case, Officer, Role
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ FIRST_REPLY = "first_reply"
 RESOLUTION = "resolution"
 DEADLINE_KINDS: tuple[str, ...] = (FIRST_REPLY, RESOLUTION)
 ASSIGNEE = "assignee"
-#: Who is next up the ladder when a rung's role has nobody (a grid without a chief, say).
-_FALLBACK: tuple[str, ...] = (Role.GRID_CHIEF, Role.COMMUNITY_LEADER, Role.STREET_LEADER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,33 +197,20 @@ class OverdueChecker:
         chosen: list[Officer] = []
         for role in roles:
             found = self._officers_in_role(session, case, role)
-            if not found and role in _FALLBACK:
+            if not found and role in LADDER_FALLBACK:
                 # Nobody holds this rung: the alert goes to the next one up rather than nowhere.
-                for higher in _FALLBACK[_FALLBACK.index(role) + 1 :]:
+                for higher in LADDER_FALLBACK[LADDER_FALLBACK.index(role) + 1 :]:
                     found = self._officers_in_role(session, case, higher)
                     if found:
                         break
             chosen += [o for o in found if o.id not in {c.id for c in chosen}]
         return chosen
 
-    def _officers_in_role(self, session: Session, case: OverdueCase, role: str) -> list[Officer]:
+    def _officers_in_role(self, session: Session, case: OverdueCase, role: str) -> Sequence[Officer]:
         if role == ASSIGNEE:
             officer = session.get(Officer, case.assignee_id) if case.assignee_id else None
             return [officer] if officer is not None and officer.active else []
-        query = select(Officer).where(Officer.role == role, col(Officer.active).is_(True))
-        if role == Role.GRID_CHIEF:
-            if case.grid_id is None:
-                return []
-            query = query.where(Officer.grid_id == case.grid_id)
-        elif role == Role.COMMUNITY_LEADER:
-            if case.community_id is None:
-                return []
-            query = query.where(Officer.community_id == case.community_id)
-        elif role == Role.STREET_LEADER:
-            community = session.get(Community, case.community_id) if case.community_id else None
-            if community is not None:
-                query = query.where(Officer.street_id == community.street_id)
-        return list(session.exec(query.order_by(col(Officer.id))).all())
+        return holders_of_role(session, role=role, grid_id=case.grid_id, community_id=case.community_id)
 
     def _category_name(self, code: str) -> str:
         try:

@@ -21,6 +21,7 @@ from analysis.address import extract_address
 from analysis.analyzer import Analysis, Analyzer, clean_text, strip_controls
 from analysis.taxonomy import Category, Taxonomy
 from handlers import catalogue as t
+from handlers import jurisdiction
 from handlers.clock import Clock
 from handlers.deadlines import deadlines
 from handlers.digests import KINDS as DIGEST_KINDS
@@ -220,7 +221,7 @@ class Minqing:
             grid_id = repo.grid_of_building(
                 session=session, community_id=community_id, building=analysis.address.building
             )
-        assignee = repo.pick_assignee(session=session, grid_id=grid_id, community_id=community_id)
+        assignee = jurisdiction.pick_assignee(session, grid_id=grid_id, community_id=community_id)
         first_due, resolution_due = deadlines(
             self.taxonomy,
             category=analysis.category,
@@ -285,7 +286,7 @@ class Minqing:
         messages = [OutgoingMessage(platform, chat_id, ack, kind="ack", reply_to_message_id=message_id)]
         recipients: list[Officer] = [assignee] if assignee else []
         if critical and grid_id is not None:
-            recipients += [c for c in repo.grid_chiefs(session=session, grid_id=grid_id) if c not in recipients]
+            recipients += [c for c in jurisdiction.critical_copies(session, grid_id=grid_id) if c not in recipients]
         notice = t.notify_new_case(
             code=filed.code,
             category_name=category.name,
@@ -456,7 +457,9 @@ class Minqing:
     def _on_cases(self, session: Session, actor: Actor, msg: IncomingMessage, args: str) -> list[OutgoingMessage]:
         assert actor.officer is not None
         query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
-        query = _in_scope(query, actor.officer, session)
+        scope = jurisdiction.case_scope(actor.officer)
+        if scope is not None:
+            query = query.where(scope)
         cases = session.exec(query.order_by(col(Case.first_reply_due)).limit(20)).all()
         if not cases:
             return [self._answer(msg, t.NO_CASES_OFFICER)]
@@ -525,7 +528,7 @@ class Minqing:
         old_grid = session.get(Grid, case.grid_id) if case.grid_id else None
         case.grid_id = grid.id
         case.community_id = grid.community_id
-        assignee = repo.pick_assignee(session=session, grid_id=grid.id, community_id=grid.community_id)
+        assignee = jurisdiction.pick_assignee(session, grid_id=grid.id, community_id=grid.community_id)
         case.assignee_id = assignee.id if assignee else None
         detail = f"{old_grid.code if old_grid else '-'} → {grid.code}：{reason}"
         self._move(
@@ -593,7 +596,7 @@ class Minqing:
             raise BadInput(t.USAGE["file"])
         assert actor.officer is not None
         group = repo.group_for_chat(session=session, platform=msg.platform, chat_id=msg.chat_id)
-        if group is not None and not _officer_covers_community(actor.officer, group.community_id, session):
+        if group is not None and not jurisdiction.covers_community(session, actor.officer, group.community_id):
             raise PermissionDenied(t.NOT_IN_GROUP_SCOPE)
         body = clean_text(quoted.text or " ".join(a.caption for a in quoted.attachments))
         if not body or not _HAS_WORDS.search(body):
@@ -644,7 +647,7 @@ class Minqing:
             for h in repo.find_households(
                 session=session, building=address.building, unit=address.unit, room=address.room
             )
-            if _officer_covers_grid(actor.officer, h.grid_id, session)
+            if jurisdiction.covers_grid(session, actor.officer, h.grid_id)
         ]
         if len(matches) != 1:
             raise NotFound(t.VISIT_HOUSEHOLD_UNKNOWN.format(address=address.label()))
@@ -747,7 +750,7 @@ class Minqing:
     def _visible_case(self, session: Session, actor: Actor, code: str) -> Case:
         case = self._case(session, code)
         if actor.officer is not None:
-            if not _officer_covers_case(actor.officer, case, session):
+            if not jurisdiction.covers_case(session, actor.officer, case):
                 raise PermissionDenied(t.CASE_NOT_IN_SCOPE.format(code=case.code))
             return case
         own = case.reporter_identity_id == actor.identity.id or (
@@ -829,53 +832,6 @@ def _two_args(args: str, usage: str) -> tuple[str, str]:
     if len(parts) < 2 or not parts[1].strip():
         raise BadInput(usage)
     return parts[0], parts[1].strip()
-
-
-def _community_street(session: Session, community_id: int | None) -> int | None:
-    if community_id is None:
-        return None
-    community = session.get(Community, community_id)
-    return community.street_id if community else None
-
-
-def _officer_covers_community(officer: Officer, community_id: int, session: Session) -> bool:
-    if officer.role == Role.ADMIN:
-        return True
-    if officer.role == Role.STREET_LEADER:
-        return _community_street(session, community_id) == officer.street_id
-    if officer.role == Role.COMMUNITY_LEADER:
-        return officer.community_id == community_id
-    grid = session.get(Grid, officer.grid_id) if officer.grid_id else None
-    return grid is not None and grid.community_id == community_id
-
-
-def _officer_covers_grid(officer: Officer, grid_id: int, session: Session) -> bool:
-    if officer.role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
-        return officer.grid_id == grid_id
-    grid = session.get(Grid, grid_id)
-    return grid is not None and _officer_covers_community(officer, grid.community_id, session)
-
-
-def _officer_covers_case(officer: Officer, case: Case, session: Session) -> bool:
-    if officer.role == Role.ADMIN:
-        return True
-    if officer.role == Role.STREET_LEADER:
-        return case.community_id is None or _community_street(session, case.community_id) == officer.street_id
-    if officer.role == Role.COMMUNITY_LEADER:
-        return case.community_id is not None and case.community_id == officer.community_id
-    return case.grid_id is not None and case.grid_id == officer.grid_id
-
-
-def _in_scope(query, officer: Officer, session: Session):  # type: ignore[no-untyped-def]
-    """Restrict a Case query to the officer's scope."""
-    if officer.role == Role.ADMIN:
-        return query
-    if officer.role == Role.STREET_LEADER:
-        ids = select(Community.id).where(Community.street_id == officer.street_id)
-        return query.where(col(Case.community_id).in_(ids) | col(Case.community_id).is_(None))
-    if officer.role == Role.COMMUNITY_LEADER:
-        return query.where(Case.community_id == officer.community_id)
-    return query.where(Case.grid_id == officer.grid_id)
 
 
 COMMANDS: dict[str, _Command] = {

@@ -23,7 +23,7 @@ from storage.models import (
     Officer,
     Outbox,
     Post,
-    Role,
+    Street,
 )
 
 
@@ -94,53 +94,92 @@ def grid_of_building(*, session: Session, community_id: int, building: str) -> i
     return row[0] if row else None
 
 
-def pick_assignee(*, session: Session, grid_id: int | None, community_id: int | None) -> Officer | None:
-    """The grid's officer with the fewest open cases, else its chief, else a community or street leader."""
-    if grid_id is not None:
-        officers = session.exec(
-            select(Officer).where(Officer.grid_id == grid_id, col(Officer.active).is_(True)).order_by(col(Officer.id))
-        ).all()
-        for role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
-            candidates = [officer for officer in officers if officer.role == role]
-            if len(candidates) == 1:
-                return candidates[0]
-            if candidates:
-                # Several officers share the grid: the one with the fewest open cases takes it.
-                loads = dict(
-                    session.exec(
-                        select(col(Case.assignee_id), func.count())
-                        .where(
-                            col(Case.assignee_id).in_([o.id for o in candidates]), col(Case.status).in_(OPEN_STATUSES)
-                        )
-                        .group_by(col(Case.assignee_id))
-                    ).all()
-                )
-                return min(candidates, key=lambda o: (loads.get(o.id, 0), o.id or 0))
-    if community_id is not None:
-        officer = session.exec(
-            select(Officer)
-            .where(
-                Officer.community_id == community_id,
-                Officer.role == Role.COMMUNITY_LEADER,
-                col(Officer.active).is_(True),
-            )
-            .order_by(col(Officer.id))
-        ).first()
-        if officer is not None:
-            return officer
+def active_officers_of_grid(*, session: Session, grid_id: int) -> Sequence[Officer]:
     return session.exec(
-        select(Officer)
-        .where(col(Officer.role).in_([Role.STREET_LEADER, Role.ADMIN]), col(Officer.active).is_(True))
-        .order_by(col(Officer.role).desc(), col(Officer.id))
-    ).first()
-
-
-def grid_chiefs(*, session: Session, grid_id: int) -> Sequence[Officer]:
-    return session.exec(
-        select(Officer).where(
-            Officer.grid_id == grid_id, Officer.role == Role.GRID_CHIEF, col(Officer.active).is_(True)
-        )
+        select(Officer).where(Officer.grid_id == grid_id, col(Officer.active).is_(True)).order_by(col(Officer.id))
     ).all()
+
+
+def open_case_loads(*, session: Session, officer_ids: Sequence[int]) -> dict[int, int]:
+    """Open cases per officer (officers with none are absent)."""
+    rows = session.exec(
+        select(col(Case.assignee_id), func.count())
+        .where(col(Case.assignee_id).in_(list(officer_ids)), col(Case.status).in_(OPEN_STATUSES))
+        .group_by(col(Case.assignee_id))
+    ).all()
+    return {officer_id: count for officer_id, count in rows if officer_id is not None}
+
+
+def active_officers(
+    *,
+    session: Session,
+    roles: Sequence[str],
+    grid_id: int | None = None,
+    community_id: int | None = None,
+    community_ids: Sequence[int] | None = None,
+    street_id: int | None = None,
+) -> Sequence[Officer]:
+    """Active officers in any of ``roles``, narrowed by each scope given, oldest first."""
+    query = select(Officer).where(col(Officer.role).in_(list(roles)), col(Officer.active).is_(True))
+    if grid_id is not None:
+        query = query.where(Officer.grid_id == grid_id)
+    if community_id is not None:
+        query = query.where(Officer.community_id == community_id)
+    if community_ids is not None:
+        query = query.where(col(Officer.community_id).in_(list(community_ids)))
+    if street_id is not None:
+        query = query.where(Officer.street_id == street_id)
+    return session.exec(query.order_by(col(Officer.id))).all()
+
+
+def street_of_community(*, session: Session, community_id: int | None) -> int | None:
+    community = session.get(Community, community_id) if community_id is not None else None
+    return community.street_id if community else None
+
+
+def community_of_grid(*, session: Session, grid_id: int | None) -> int | None:
+    grid = session.get(Grid, grid_id) if grid_id is not None else None
+    return grid.community_id if grid else None
+
+
+def community_code(*, session: Session, community_id: int) -> str | None:
+    community = session.get(Community, community_id)
+    return community.code if community else None
+
+
+def street_code(*, session: Session, street_id: int) -> str | None:
+    street = session.get(Street, street_id)
+    return street.code if street else None
+
+
+def street_id_by_code(*, session: Session, code: str) -> int | None:
+    return session.exec(select(Street.id).where(Street.code == code)).first()
+
+
+def streets(*, session: Session) -> Sequence[Street]:
+    return session.exec(select(Street).order_by(col(Street.id))).all()
+
+
+# Conditions on Case that scope a query; built here so handlers never spell out columns.
+
+
+def cases_of_grid(*, grid_id: int | None) -> sa.ColumnElement[bool]:
+    return col(Case.grid_id) == grid_id
+
+
+def cases_of_community(*, community_id: int | None) -> sa.ColumnElement[bool]:
+    return col(Case.community_id) == community_id
+
+
+def cases_of_street(*, street_id: int | None) -> sa.ColumnElement[bool]:
+    """The street's communities' cases and the cases not yet routed to any community."""
+    ids = select(Community.id).where(Community.street_id == street_id)
+    return col(Case.community_id).in_(ids) | col(Case.community_id).is_(None)
+
+
+def cases_of_communities(*, community_ids: Sequence[int], include_unrouted: bool) -> sa.ColumnElement[bool]:
+    within = col(Case.community_id).in_(list(community_ids))
+    return (within | col(Case.community_id).is_(None)) if include_unrouted else within
 
 
 def identities_of_officer(*, session: Session, officer_id: int) -> Sequence[ChatIdentity]:
