@@ -124,23 +124,11 @@ class Admin:
                 if values is None:
                     report.rejected.append(RejectedRow(line, reason))
                     continue
-                community = communities.get(values["community"])
-                if community is None:
-                    community = Community(code=values["community"], name=values["community"], street_id=street.id or 0)
-                    session.add(community)
-                    session.flush()
-                    communities[community.code] = community
-                    report.communities_created.append(community.code)
-                grid = grids.get(values["grid"])
+                grid = self._grid_for_row(session, values, street, communities, grids, report)
                 if grid is None:
-                    grid = Grid(code=values["grid"], name=values["grid"], community_id=community.id or 0)
-                    session.add(grid)
-                    session.flush()
-                    grids[grid.code] = grid
-                    report.grids_created.append(grid.code)
-                elif grid.community_id != community.id:
-                    report.rejected.append(RejectedRow(line, f"网格 {grid.code} 属于另一个社区"))
+                    report.rejected.append(RejectedRow(line, f"网格 {values['grid']} 属于另一个社区"))
                     continue
+                community = communities[values["community"]]
                 key = (community.id or 0, values["building"], values["unit"], values["room"])
                 if key in seen:
                     report.rejected.append(RejectedRow(line, "与前面的行住址重复"))
@@ -165,6 +153,32 @@ class Admin:
                 household.tags = ";".join(tag.strip() for tag in values["tags"].split(";") if tag.strip())[:256]
                 session.add(household)
         return report
+
+    @staticmethod
+    def _grid_for_row(
+        session: Session,
+        values: dict[str, str],
+        street: Street,
+        communities: dict[str, Community],
+        grids: dict[str, Grid],
+        report: ImportReport,
+    ) -> Grid | None:
+        """The row's grid, creating its community and grid when new; None if the grid is another community's."""
+        community = communities.get(values["community"])
+        if community is None:
+            community = Community(code=values["community"], name=values["community"], street_id=street.id or 0)
+            session.add(community)
+            session.flush()
+            communities[community.code] = community
+            report.communities_created.append(community.code)
+        grid = grids.get(values["grid"])
+        if grid is None:
+            grid = Grid(code=values["grid"], name=values["grid"], community_id=community.id or 0)
+            session.add(grid)
+            session.flush()
+            grids[grid.code] = grid
+            report.grids_created.append(grid.code)
+        return grid if grid.community_id == community.id else None
 
     def add_officer(
         self, *, name: str, role: str, scope: str, now: datetime, invite_ttl: timedelta = timedelta(days=7)

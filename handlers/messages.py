@@ -106,3 +106,5 @@ class HandlerResult:
     refused: bool = False
     #: A short answer for the platform's callback toast, when the input was a button press.
     toast: str = ""
+    #: The sender became an officer with this message (``/join``): adapters show the officer menu.
+    enrolled: bool = False

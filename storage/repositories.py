@@ -20,10 +20,14 @@ from storage.models import (
     Grid,
     Household,
     InboundMessage,
+    InviteCode,
     Officer,
     Outbox,
     Post,
+    Rating,
+    Resident,
     Street,
+    Visit,
 )
 
 
@@ -235,7 +239,8 @@ def insert_case(
 def add_event(
     *,
     session: Session,
-    case: Case,
+    case_id: int,
+    to_status: str,
     kind: str,
     at: datetime,
     detail: str = "",
@@ -245,12 +250,12 @@ def add_event(
 ) -> None:
     session.add(
         CaseEvent(
-            case_id=case.id or 0,
+            case_id=case_id,
             kind=kind,
             at=at,
             detail=detail,
             from_status=from_status,
-            to_status=case.status,
+            to_status=to_status,
             actor_identity_id=actor_identity_id,
             actor_officer_id=actor_officer_id,
         )
@@ -277,3 +282,110 @@ def grid_by_code(*, session: Session, code: str) -> Grid | None:
 
 def communities(*, session: Session) -> Sequence[Community]:
     return session.exec(select(Community).order_by(col(Community.id))).all()
+
+
+def household_by_id(*, session: Session, household_id: int | None) -> Household | None:
+    return session.get(Household, household_id) if household_id is not None else None
+
+
+def household_of_resident(*, session: Session, resident_id: int) -> Household | None:
+    resident = session.get(Resident, resident_id)
+    return session.get(Household, resident.household_id) if resident is not None else None
+
+
+def community_by_id(*, session: Session, community_id: int | None) -> Community | None:
+    return session.get(Community, community_id) if community_id is not None else None
+
+
+def officer_by_id(*, session: Session, officer_id: int | None) -> Officer | None:
+    return session.get(Officer, officer_id) if officer_id is not None else None
+
+
+def resident_by_id(*, session: Session, resident_id: int | None) -> Resident | None:
+    return session.get(Resident, resident_id) if resident_id is not None else None
+
+
+def grid_by_id(*, session: Session, grid_id: int | None) -> Grid | None:
+    return session.get(Grid, grid_id) if grid_id is not None else None
+
+
+def bind_resident(*, session: Session, identity: ChatIdentity, household_id: int, at: datetime) -> None:
+    """Make the identity a resident of the household (moving them if they were bound elsewhere)."""
+    if identity.resident_id is not None:
+        resident = session.get(Resident, identity.resident_id)
+        if resident is not None:
+            resident.household_id = household_id
+            session.add(resident)
+        return
+    resident = Resident(household_id=household_id, display_name=identity.display_name, created_at=at)
+    session.add(resident)
+    session.flush()
+    identity.resident_id = resident.id
+    session.add(identity)
+
+
+def cases_of_resident(*, session: Session, identity_id: int, household_id: int | None, limit: int) -> Sequence[Case]:
+    """The cases a resident reported, and their household's, newest first."""
+    condition = col(Case.reporter_identity_id) == identity_id
+    if household_id is not None:
+        condition = condition | (col(Case.household_id) == household_id)
+    return session.exec(select(Case).where(condition).order_by(col(Case.id).desc()).limit(limit)).all()
+
+
+def open_cases(*, session: Session, within: sa.ColumnElement[bool] | None, limit: int) -> Sequence[Case]:
+    """Open cases (within a scope condition, if given), the soonest first reply due first."""
+    query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
+    if within is not None:
+        query = query.where(within)
+    return session.exec(query.order_by(col(Case.first_reply_due)).limit(limit)).all()
+
+
+def case_of_post(*, session: Session, platform: str, chat_id: str, message_id: str) -> Case | None:
+    """The case filed from this chat message, if any."""
+    return session.exec(
+        select(Case)
+        .join(Post, col(Post.id) == col(Case.post_id))
+        .where(Post.platform == platform, Post.chat_id == chat_id, Post.message_id == message_id)
+    ).first()
+
+
+def invite_by_code(*, session: Session, code: str) -> InviteCode | None:
+    return session.exec(select(InviteCode).where(InviteCode.code == code)).first()
+
+
+def enrol_officer(*, session: Session, invite: InviteCode, identity: ChatIdentity, at: datetime) -> None:
+    """Spend the invite and make the chat identity the invite's officer."""
+    invite.used_at = at
+    identity.officer_id = invite.officer_id
+    session.add(invite)
+    session.add(identity)
+
+
+def has_rated(*, session: Session, case_id: int, identity_id: int) -> bool:
+    return (
+        session.exec(select(Rating.id).where(Rating.case_id == case_id, Rating.identity_id == identity_id)).first()
+        is not None
+    )
+
+
+def insert_rating(*, session: Session, case_id: int, identity_id: int, score: str, at: datetime) -> bool:
+    """Store a rating once per (case, person); False when one is already there."""
+    return insert_ignoring_conflict(
+        session,
+        sa.inspect(Rating).local_table,
+        {"case_id": case_id, "identity_id": identity_id, "score": score, "at": at},
+    )
+
+
+def add_visit(*, session: Session, officer_id: int, household_id: int, note: str, at: datetime) -> None:
+    session.add(Visit(officer_id=officer_id, household_id=household_id, note=note, at=at))
+
+
+def officer_user_ids(*, session: Session, platform: str, only: str | None = None) -> list[str]:
+    """Chat user ids on ``platform`` that belong to officers (for per-officer command menus)."""
+    query = select(ChatIdentity.user_id).where(
+        ChatIdentity.platform == platform, col(ChatIdentity.officer_id).is_not(None)
+    )
+    if only is not None:
+        query = query.where(ChatIdentity.user_id == only)
+    return list(session.exec(query).all())

@@ -1,0 +1,186 @@
+"""Commands grid officers (and every officer above them) use to work their cases."""
+
+import unicodedata
+
+from analysis.address import extract_address
+from analysis.analyzer import clean_text
+from analysis.taxonomy import Category, Taxonomy
+from handlers import catalogue, jurisdiction, lifecycle
+from handlers.cases import case_line, case_to_act_on, to_officer, to_poster, two_args
+from handlers.commands.registry import GROUP, PRIVATE, command
+from handlers.context import OFFICERS, Call
+from handlers.errors import BadInput, NotFound, PermissionDenied
+from handlers.intake import Intake, PostDraft, has_words
+from handlers.messages import Button, OutgoingMessage
+from storage import repositories as repo
+from storage.models import CaseStatus
+
+
+@command("cases", roles=OFFICERS, where=PRIVATE)
+def on_cases(call: Call) -> list[OutgoingMessage]:
+    """List the open cases within the officer's reach, the soonest reply due first."""
+    cases = repo.open_cases(session=call.session, within=jurisdiction.case_scope(call.officer), limit=20)
+    if not cases:
+        return [call.answer(catalogue.NO_CASES_OFFICER)]
+    return [call.answer("\n".join(case_line(call.session, call.services, c) for c in cases))]
+
+
+@command("reply", roles=OFFICERS, where=PRIVATE)
+def on_reply(call: Call) -> list[OutgoingMessage]:
+    """Answer the resident (``/reply CODE TEXT``): the only way officer words reach them."""
+    code, text = two_args(call.args, catalogue.USAGE["reply"])
+    case = case_to_act_on(call.session, call.actor, code, event="replied", action="回复")
+    case.first_replied_at = case.first_replied_at or call.now
+    lifecycle.move(
+        call.session, case, event="replied", to=CaseStatus.REPLIED, detail=text, now=call.now,
+        officer_id=call.officer.id,
+    )  # fmt: skip
+    return [
+        to_poster(call.session, case, catalogue.reply_to_resident(case.code or "", text)),
+        call.answer(catalogue.REPLY_SENT.format(code=case.code)),
+    ]
+
+
+@command("resolve", roles=OFFICERS, where=PRIVATE)
+def on_resolve(call: Call) -> list[OutgoingMessage]:
+    """Mark a case resolved with a closing word (``/resolve CODE TEXT``); the resident is asked to rate."""
+    code, text = two_args(call.args, catalogue.USAGE["resolve"])
+    case = case_to_act_on(call.session, call.actor, code, event="resolved", action="办结")
+    case.first_replied_at = case.first_replied_at or call.now
+    case.resolved_at = call.now
+    lifecycle.move(
+        call.session, case, event="resolved", to=CaseStatus.RESOLVED, detail=text, now=call.now,
+        officer_id=call.officer.id,
+    )  # fmt: skip
+    buttons = (tuple(Button(label, f"rate:{case.code}:{score}") for score, label in catalogue.RATING_NAMES.items()),)
+    return [
+        to_poster(call.session, case, catalogue.resolved_to_resident(case.code or "", text), buttons=buttons),
+        call.answer(catalogue.RESOLVED_OK.format(code=case.code)),
+    ]
+
+
+@command("transfer", roles=OFFICERS, where=PRIVATE)
+def on_transfer(call: Call) -> list[OutgoingMessage]:
+    """Move a case to another grid (``/transfer CODE GRID REASON``); that grid's officer takes it."""
+    parts = call.args.split(maxsplit=2)
+    if len(parts) < 3:
+        raise BadInput(catalogue.USAGE["transfer"])
+    code, grid_code, reason = parts
+    session = call.session
+    case = case_to_act_on(session, call.actor, code, event="transferred", action="转办")
+    grid = repo.grid_by_code(session=session, code=grid_code)
+    if grid is None:
+        raise NotFound(catalogue.GRID_NOT_FOUND.format(grid=grid_code[:32]))
+    if grid.id == case.grid_id:
+        raise BadInput(catalogue.SAME_GRID.format(code=case.code, grid=grid.code))
+    old_grid = repo.grid_by_id(session=session, grid_id=case.grid_id)
+    case.grid_id = grid.id
+    case.community_id = grid.community_id
+    assignee = jurisdiction.pick_assignee(session, grid_id=grid.id, community_id=grid.community_id)
+    case.assignee_id = assignee.id if assignee else None
+    old_code = old_grid.code if old_grid else "-"
+    lifecycle.move(
+        session, case, event="transferred", to=CaseStatus.TRANSFERRED, detail=f"{old_code} → {grid.code}：{reason}",
+        now=call.now, officer_id=call.officer.id,
+    )  # fmt: skip
+    messages = [call.answer(catalogue.TRANSFERRED_OK.format(code=case.code, grid=grid.code))]
+    if assignee is not None:
+        notice = catalogue.transferred_to_officer(case.code or "", old_code, reason)
+        messages += to_officer(session, assignee, notice, kind="notify")
+    return messages
+
+
+@command("category", roles=OFFICERS, where=PRIVATE)
+def on_category(call: Call) -> list[OutgoingMessage]:
+    """Correct the model's category (``/category CODE 停车交通``); deadlines stay as they were set.
+
+    The correction is the case's category from now on (digests count it there) and is kept in its
+    history, so ``minqing cases export`` can hand it to retraining.
+    """
+    code, wanted = two_args(call.args, catalogue.USAGE["category"])
+    case = case_to_act_on(call.session, call.actor, code, event="recategorised", action="更正类别")
+    taxonomy = call.services.taxonomy
+    category = category_named(taxonomy, wanted)
+    old = taxonomy.category(case.category)
+    if category.code == old.code:
+        raise BadInput(catalogue.SAME_CATEGORY.format(code=case.code, category=old.name))
+    case.category = category.code
+    lifecycle.move(
+        call.session, case, event="recategorised", detail=f"{old.name} → {category.name}", now=call.now,
+        officer_id=call.officer.id,
+    )  # fmt: skip
+    return [call.answer(catalogue.RECATEGORISED_OK.format(code=case.code, old=old.name, new=category.name))]
+
+
+def category_named(taxonomy: Taxonomy, wanted: str) -> Category:
+    """A taxonomy category by its code or its Chinese name."""
+    key = unicodedata.normalize("NFKC", wanted).strip()
+    for category in taxonomy.categories:
+        if key in (category.code, category.name):
+            return category
+    choices = "、".join(category.name for category in taxonomy.categories)
+    raise BadInput(catalogue.CATEGORY_UNKNOWN.format(category=key[:20], choices=choices))
+
+
+@command("reject", roles=OFFICERS, where=PRIVATE)
+def on_reject(call: Call) -> list[OutgoingMessage]:
+    """Decline a case that is not the community's to handle (``/reject CODE REASON``)."""
+    code, reason = two_args(call.args, catalogue.USAGE["reject"])
+    case = case_to_act_on(call.session, call.actor, code, event="rejected", action="处理")
+    case.closed_at = call.now
+    lifecycle.move(
+        call.session, case, event="rejected", to=CaseStatus.REJECTED, detail=reason, now=call.now,
+        officer_id=call.officer.id,
+    )  # fmt: skip
+    return [
+        to_poster(call.session, case, catalogue.rejected_to_resident(case.code or "", reason)),
+        call.answer(catalogue.REJECTED_OK.format(code=case.code)),
+    ]
+
+
+@command("file", roles=OFFICERS, where=GROUP)
+def on_file(call: Call) -> list[OutgoingMessage]:
+    """File a resident's group message as a case, sent as a reply to that message (``/file``)."""
+    quoted, msg, session = call.msg.reply_to, call.msg, call.session
+    if quoted is None:
+        raise BadInput(catalogue.USAGE["file"])
+    group = repo.group_for_chat(session=session, platform=msg.platform, chat_id=msg.chat_id)
+    if group is not None and not jurisdiction.covers_community(session, call.officer, group.community_id):
+        raise PermissionDenied(catalogue.NOT_IN_GROUP_SCOPE)
+    body = clean_text(quoted.text or " ".join(a.caption for a in quoted.attachments))
+    if not body or not has_words(body):
+        raise BadInput(catalogue.FILE_NEEDS_TEXT)
+    earlier = repo.case_of_post(
+        session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=quoted.message_id
+    )
+    if earlier is not None:
+        return [call.answer(catalogue.ALREADY_FILED.format(code=earlier.code))]
+    analysis = call.services.analyzer.analyze(body)
+    filed = Intake(call.services).file(
+        session, PostDraft.from_quote(msg, quoted), analysis, now=call.now, by=call.officer
+    )
+    return filed.messages
+
+
+@command("visit", roles=OFFICERS, where=PRIVATE)
+def on_visit(call: Call) -> list[OutgoingMessage]:
+    """Log a household visit (走访) in the household's file (``/visit 3幢2单元301 NOTE``)."""
+    address = extract_address(call.args)
+    if address is None or not address.is_complete:
+        raise BadInput(catalogue.USAGE["visit"])
+    note = call.args[call.args.find(address.room) + len(address.room) :].strip(" 室号房,，:：")
+    if not note:
+        raise BadInput(catalogue.USAGE["visit"])
+    matches = [
+        h
+        for h in repo.find_households(
+            session=call.session, building=address.building, unit=address.unit, room=address.room
+        )
+        if jurisdiction.covers_grid(call.session, call.officer, h.grid_id)
+    ]
+    if len(matches) != 1:
+        raise NotFound(catalogue.VISIT_HOUSEHOLD_UNKNOWN.format(address=address.label()))
+    repo.add_visit(
+        session=call.session, officer_id=call.officer.id or 0, household_id=matches[0].id or 0, note=note, at=call.now
+    )
+    return [call.answer(catalogue.VISIT_LOGGED.format(address=address.label()))]

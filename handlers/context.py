@@ -1,0 +1,116 @@
+"""What every part of the core is handed: settings, services, the acting person, one command call."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from analysis.analyzer import Analyzer
+from analysis.taxonomy import Taxonomy
+from handlers.clock import Clock
+from handlers.messages import HandlerResult, IncomingMessage, OutgoingMessage
+from storage import repositories as repo
+from storage.db import Database
+from storage.models import ChatIdentity, Household, Officer, Role
+
+RESIDENT_UNBOUND = "resident_unbound"
+RESIDENT = "resident"
+RESIDENTS = frozenset({RESIDENT_UNBOUND, RESIDENT})
+OFFICERS = frozenset(role.value for role in Role)
+EVERYONE = RESIDENTS | OFFICERS
+LEADERS = frozenset({Role.COMMUNITY_LEADER.value, Role.STREET_LEADER.value, Role.ADMIN.value})
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    bot_username: str = "minqing_bot"
+    triggers: tuple[str, ...] = ("#诉求", "/report", "报事")
+    #: Group messages without a mention or trigger are filed when triage is at least this sure.
+    triage_threshold: float = 0.6
+    max_post_chars: int = 20_000
+    invite_ttl: timedelta = timedelta(days=7)
+    code_prefix: str = "MQ"
+
+
+class LeaderDigests(Protocol):
+    """The on-demand digest read a leader's ``/digest`` needs (the digest service provides it)."""
+
+    def for_leader(
+        self, session: Session, *, officer: Officer, kind: str, now: datetime
+    ) -> list[tuple[str, str | None]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The core's collaborators, wired once (``bot/wiring.py``) and shared by intake and commands."""
+
+    db: Database
+    analyzer: Analyzer
+    taxonomy: Taxonomy
+    clock: Clock
+    settings: CoreSettings
+    digests: LeaderDigests | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sent a message, with the role the command table checks."""
+
+    identity: ChatIdentity
+    role: str
+    officer: Officer | None
+    household: Household | None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One command being carried out, inside the transaction of the message that asked for it."""
+
+    session: Session
+    services: Services
+    actor: Actor
+    msg: IncomingMessage
+    args: str
+    now: datetime
+
+    @property
+    def officer(self) -> Officer:
+        """The calling officer (the command table lets only officers reach officer commands)."""
+        if self.actor.officer is None:  # pragma: no cover - guarded by the command table's roles
+            raise RuntimeError("officer command reached without an officer")
+        return self.actor.officer
+
+    def answer(self, text: str) -> OutgoingMessage:
+        """A reply in the chat the command came from, quoting it."""
+        return answer(self.msg, text)
+
+
+def answer(msg: IncomingMessage, text: str) -> OutgoingMessage:
+    return OutgoingMessage(msg.platform, msg.chat_id, text, kind="reply", reply_to_message_id=msg.message_id)
+
+
+def claim(session: Session, msg: IncomingMessage, now: datetime) -> bool:
+    """Record ``msg`` as handled in this transaction; False when it was already (a redelivery)."""
+    return repo.claim_message(
+        session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id, at=now
+    )
+
+
+def queue(session: Session, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+    """Put messages in the outbox, in the caller's transaction (nothing is sent from the core)."""
+    repo.queue_outgoing(session=session, rows=[m.outbox_row(now) for m in messages])
+
+
+def reply_once(services: Services, msg: IncomingMessage, text: str) -> HandlerResult:
+    """Answer bad input once (a redelivery is not answered again) and change nothing else."""
+    reply = answer(msg, text)
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        if not claim(session, msg, now):
+            return HandlerResult(duplicate=True)
+        queue(session, [reply], now)
+    return HandlerResult(messages=[reply], refused=True)
