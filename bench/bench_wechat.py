@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         listen=("127.0.0.1", 0),
         limits=RateLimits(per_private_per_second=5),
     )
-    service = WeChatService(handle=core.handle, db=db, clock=clock, options=options)
+    service = WeChatService(handle=core.handle, apologise=core.apologise, db=db, clock=clock, options=options)
     port = await service.start()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     wechat = FakeWeChat(

@@ -5,7 +5,6 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from bot.delivery import Delivery, PermanentFailure, RateLimits, RetryAfter
-from bot.telegram.bridge import outbox_row
 from handlers.clock import FixedClock
 from handlers.messages import OutgoingMessage
 from storage import repositories as repo
@@ -33,7 +32,7 @@ def queue(database: Database, clock: FixedClock, *messages: tuple[str, str]) -> 
     with database.transaction() as session:
         repo.queue_outgoing(
             session=session,
-            rows=[outbox_row(OutgoingMessage("telegram", chat, text), clock.now()) for chat, text in messages],
+            rows=[OutgoingMessage("telegram", chat, text).outbox_row(clock.now()) for chat, text in messages],
         )
 
 

@@ -94,7 +94,9 @@ async def stack_factory(
             max_body_bytes=16 * 1024,
             limits=RateLimits(per_private_per_second=100),
         )
-        service = WeChatService(handle=counting.handle, db=database, clock=clock, options=options)
+        service = WeChatService(
+            handle=counting.handle, apologise=core.apologise, db=database, clock=clock, options=options
+        )
         port = await service.start()
         http = aiohttp.ClientSession()
         started.append((service, api, http))

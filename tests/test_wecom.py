@@ -61,7 +61,7 @@ async def serve(
         robot_span=WINDOW,
         limits=RateLimits(per_private_per_second=100),
     )
-    service = WeChatService(handle=core.handle, db=database, clock=clock, options=options)
+    service = WeChatService(handle=core.handle, apologise=core.apologise, db=database, clock=clock, options=options)
     await service.start()
     return service
 

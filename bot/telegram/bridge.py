@@ -14,8 +14,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from sqlmodel import col, select
-
 from bot.telegram.translate import (
     PLATFORM,
     AddedToGroup,
@@ -27,11 +25,10 @@ from bot.telegram.translate import (
 from handlers import catalogue as t
 from handlers.clock import Clock
 from handlers.errors import UserFacingError
-from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
+from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage
 from handlers.service import Minqing
-from storage import repositories as repo
 from storage.db import Database
-from storage.models import ChatIdentity, Digest
+from storage.models import Digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,7 +88,7 @@ class Bridge:
         if isinstance(item, IncomingMessage):
             result: HandlerResult = await self._in_thread(self.core.handle, item)
             self._queued(result)
-            if item.text.startswith("/join") and not result.duplicate:
+            if result.enrolled:
                 await self.refresh_officer_menu(item.user_id)
         elif isinstance(item, CallbackQuery):
             await self._on_button(item, update["callback_query"])
@@ -141,19 +138,8 @@ class Bridge:
     # -------------------------------------------------------------------------------- groups
 
     def _greet_if_unlinked(self, event: AddedToGroup) -> bool:
-        """Queue the how-to-link notice once per time the bot is added to an unlinked group."""
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            if repo.group_for_chat(session=session, platform=PLATFORM, chat_id=event.chat_id) is not None:
-                return False
-            if not repo.claim_message(
-                session=session, platform=PLATFORM, chat_id=event.chat_id, message_id=event.event_id, at=now
-            ):
-                return False  # the same membership update, delivered again
-            text = t.UNLINKED_GROUP.format(platform=PLATFORM, chat_id=event.chat_id)
-            notice = OutgoingMessage(PLATFORM, event.chat_id, text, kind="notice")
-            repo.queue_outgoing(session=session, rows=[outbox_row(notice, now)])
-        return True
+        """Ask the core to say, once per membership event, how to link an unlinked group."""
+        return self.core.bot_added_to_group(platform=PLATFORM, chat_id=event.chat_id, event_id=event.event_id)
 
     # -------------------------------------------------------------------------------- menus
 
@@ -170,13 +156,7 @@ class Bridge:
             await self._best_effort(self.actions.set_commands(t.COMMAND_MENUS["officer"], MenuScope("chat", user_id)))
 
     def _officer_user_ids(self, only: str | None = None) -> list[str]:
-        with self.db.transaction() as session:
-            query = select(ChatIdentity.user_id).where(
-                ChatIdentity.platform == PLATFORM, col(ChatIdentity.officer_id).is_not(None)
-            )
-            if only is not None:
-                query = query.where(ChatIdentity.user_id == only)
-            return list(session.exec(query).all())
+        return self.core.officer_user_ids(PLATFORM, only=only)
 
     # -------------------------------------------------------------------------------- photos
 
@@ -191,18 +171,6 @@ class Bridge:
         with self.db.transaction() as session:
             digest = session.get(Digest, digest_id)
             return digest.chart_png if digest is not None else None
-
-
-def outbox_row(message: OutgoingMessage, now: object) -> dict[str, object]:
-    return {
-        "platform": message.platform,
-        "chat_id": message.chat_id,
-        "kind": message.kind,
-        "payload": message.to_json(),
-        "created_at": now,
-        "attempts": 0,
-        "error": "",
-    }
 
 
 def _escape(text: str) -> str:

@@ -22,10 +22,8 @@ from bot.wechat.translate import PLATFORM
 from bot.wechat.wecom import PLATFORM as WECOM
 from bot.wechat.wecom import RobotSender
 from bot.wiring import App
-from handlers import catalogue as t
 from handlers.clock import Clock, SystemClock
-from handlers.messages import HandlerResult, IncomingMessage, OutgoingMessage
-from storage import repositories as repo
+from handlers.messages import HandlerResult, IncomingMessage
 from storage.db import Database
 from storage.models import Digest
 
@@ -135,12 +133,14 @@ class WeChatService:
         self,
         *,
         handle: Callable[[IncomingMessage], HandlerResult],
+        apologise: Callable[[str, str, str | None], None],
         db: Database,
         clock: Clock,
         options: WeChatOptions,
         delivery_clock: Clock | None = None,
     ) -> None:
         self.options = options
+        self.apologise = apologise
         self.db = db
         self.clock = clock
         self.stop = asyncio.Event()
@@ -218,15 +218,9 @@ class WeChatService:
         if exchange.waiting:
             return  # a waiting request answers with the apology itself
         openid, message_id = exchange.key
-        apology = OutgoingMessage(
-            PLATFORM, openid, t.SOMETHING_WENT_WRONG, kind="reply", reply_to_message_id=message_id
-        )
 
         def queue() -> None:
-            now = self.clock.now()
-            row = {"platform": PLATFORM, "chat_id": openid, "kind": "reply", "payload": apology.to_json()}
-            with self.db.transaction() as session:
-                repo.queue_outgoing(session=session, rows=[{**row, "created_at": now, "attempts": 0, "error": ""}])
+            self.apologise(PLATFORM, openid, message_id)
 
         async def best_effort() -> None:
             try:
@@ -255,7 +249,9 @@ async def serve_wechat(
     start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
-    service = WeChatService(handle=app.core.handle, db=app.db, clock=app.core.clock, options=options)
+    service = WeChatService(
+        handle=app.core.handle, apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options
+    )
     scheduler: Any = None
     try:
         await service.start()
