@@ -5,22 +5,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from analysis.address import extract_address
+from storage import admin as store
+from storage import repositories as repo
 from storage.db import Database
 from storage.models import (
-    Case,
-    CaseEvent,
-    CaseStatus,
     ChatGroup,
     Community,
     Grid,
     Household,
     InviteCode,
     Officer,
-    Post,
     Role,
     Street,
 )
@@ -93,7 +90,7 @@ class Admin:
         self.db = db
 
     def ensure_street(self, session: Session, code: str = DEFAULT_STREET, name: str = "街道") -> Street:
-        street = session.exec(select(Street).where(Street.code == code)).first()
+        street = store.street_by_code(session=session, code=code)
         if street is None:
             street = Street(code=code, name=name)
             session.add(street)
@@ -112,9 +109,9 @@ class Admin:
         report = ImportReport()
         with self.db.transaction() as session:
             street = self.ensure_street(session)
-            communities = {c.code: c for c in session.exec(select(Community)).all()}
-            grids = {g.code: g for g in session.exec(select(Grid)).all()}
-            existing = {(h.community_id, h.building, h.unit, h.room): h for h in session.exec(select(Household)).all()}
+            communities = store.communities_by_code(session=session)
+            grids = store.grids_by_code(session=session)
+            existing = store.households_by_address(session=session)
             seen: set[tuple[int, str, str, str]] = set()
             for offset, raw in enumerate(rows):
                 if progress is not None:
@@ -191,18 +188,18 @@ class Admin:
         with self.db.transaction() as session:
             officer = Officer(name=name.strip()[:64], role=role, scope_code=scope, created_at=now)
             if role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
-                grid = session.exec(select(Grid).where(Grid.code == scope)).first()
+                grid = repo.grid_by_code(session=session, code=scope)
                 if grid is None:
                     raise AdminError(f"no grid with code {scope!r} (a {role} needs a grid scope)")
                 officer.grid_id = grid.id
                 officer.community_id = grid.community_id
             elif role == Role.COMMUNITY_LEADER:
-                community = session.exec(select(Community).where(Community.code == scope)).first()
+                community = store.community_by_code(session=session, code=scope)
                 if community is None:
                     raise AdminError(f"no community with code {scope!r}")
                 officer.community_id = community.id
             else:
-                street = session.exec(select(Street).where(Street.code == scope)).first()
+                street = store.street_by_code(session=session, code=scope)
                 if street is None and role == Role.ADMIN:
                     street = self.ensure_street(session, scope)
                 if street is None:
@@ -216,12 +213,10 @@ class Admin:
 
     def link_group(self, *, platform: str, chat_id: str, community: str, title: str = "") -> ChatGroup:
         with self.db.transaction() as session:
-            found = session.exec(select(Community).where(Community.code == community)).first()
+            found = store.community_by_code(session=session, code=community)
             if found is None:
                 raise AdminError(f"no community with code {community!r}")
-            group = session.exec(
-                select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)
-            ).first()
+            group = store.group_by_chat(session=session, platform=platform, chat_id=chat_id)
             if group is None:
                 group = ChatGroup(platform=platform, chat_id=chat_id, community_id=found.id or 0, title=title)
             group.community_id = found.id or 0
@@ -236,22 +231,9 @@ class Admin:
         model's guess and are left out unless ``include_unconfirmed``. Rows stream in batches, oldest
         case first, so a database of millions of cases is exported in little memory.
         """
-        corrected = (
-            sa.exists()
-            .where(col(CaseEvent.case_id) == Case.id, col(CaseEvent.kind) == "recategorised")
-            .label("corrected")
-        )
-        query = (
-            sa.select(col(Post.text), col(Case.category), col(Case.intent), col(Case.urgency), corrected)
-            .join(Post, col(Post.id) == Case.post_id)
-            .order_by(col(Case.id))
-        )
-        if not include_unconfirmed:
-            handled = (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value)
-            query = query.where(sa.or_(corrected, col(Case.status).in_(handled)))
         with self.db.transaction() as session:
-            for text, category, intent, urgency, was_corrected in session.execute(
-                query.execution_options(yield_per=1000)
+            for text, category, intent, urgency, was_corrected in store.labelled_history(
+                session=session, include_unconfirmed=include_unconfirmed
             ):
                 yield {
                     "text": text,
@@ -264,19 +246,7 @@ class Admin:
     def list_cases(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, object]]:
         """Cases with the fields of the command-line contract, newest first."""
         with self.db.transaction() as session:
-            query = (
-                sa.select(Case, Post, Grid, Household, Officer)
-                .join(Post, col(Post.id) == Case.post_id)
-                .join(Grid, col(Grid.id) == Case.grid_id, isouter=True)
-                .join(Household, col(Household.id) == Case.household_id, isouter=True)
-                .join(Officer, col(Officer.id) == Case.assignee_id, isouter=True)
-                .order_by(col(Case.id).desc())
-            )
-            if status:
-                query = query.where(col(Case.status) == status)
-            if limit:
-                query = query.limit(limit)
-            rows = session.execute(query).all()
+            rows = store.case_listing(session=session, status=status, limit=limit)
             return [
                 {
                     "code": case.code,

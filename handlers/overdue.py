@@ -16,23 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from analysis.taxonomy import Taxonomy
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.clock import Clock
 from handlers.deadlines import add_working_time
 from handlers.jurisdiction import LADDER_FALLBACK, holders_of_role
 from handlers.messages import OutgoingMessage
+from storage import alerts
 from storage import repositories as repo
+from storage.alerts import FIRST_REPLY, RESOLUTION, OverdueCase
 from storage.db import Database
-from storage.models import OPEN_STATUSES, AlertSent, Case, Officer, Role
+from storage.models import Officer, Role
 
 log = logging.getLogger(__name__)
 
-FIRST_REPLY = "first_reply"
-RESOLUTION = "resolution"
 DEADLINE_KINDS: tuple[str, ...] = (FIRST_REPLY, RESOLUTION)
 ASSIGNEE = "assignee"
 
@@ -65,21 +64,6 @@ def default_ladder(*, chief_after: float = 0.5, leader_after: float = 1.0) -> La
             Rung(3, leader_after, (Role.STREET_LEADER,)),
         ),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class OverdueCase:
-    """The columns the ladder needs, read straight from the partial index's rows."""
-
-    id: int
-    code: str
-    category: str
-    urgency: str
-    grid_id: int | None
-    community_id: int | None
-    assignee_id: int | None
-    created_at: datetime
-    due: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +119,8 @@ class OverdueChecker:
         written: list[AlertRecord] = []
         for kind in DEADLINE_KINDS:
             with self.db.session() as session:
-                cases = overdue_cases(session=session, kind=kind, now=now)
-                sent = sent_levels(session=session, kind=kind, case_ids=[c.id for c in cases])
+                cases = alerts.overdue_cases(session=session, kind=kind, now=now)
+                sent = alerts.sent_levels(session=session, kind=kind, case_ids=[c.id for c in cases])
             for case in cases:
                 pending = self._reached(case, kind, now, sent.get(case.id, set()))
                 if pending:
@@ -161,22 +145,18 @@ class OverdueChecker:
         written: list[AlertRecord] = []
         with self.db.transaction() as session:
             for rung in rungs:
-                claimed = repo.insert_ignoring_conflict(
-                    session,
-                    sa.inspect(AlertSent).local_table,
-                    {"case_id": case.id, "kind": kind, "level": rung.level, "sent_at": now},
-                )
+                claimed = alerts.claim_alert(session=session, case_id=case.id, kind=kind, level=rung.level, at=now)
                 if not claimed:
                     continue  # another run or process sent this one
                 officers = self._recipients(session, case, rung.roles)
-                assignee = session.get(Officer, case.assignee_id) if case.assignee_id else None
-                text = t.overdue_alert(
+                assignee = repo.officer_by_id(session=session, officer_id=case.assignee_id)
+                text = catalogue.overdue_alert(
                     kind=kind,
                     level=rung.level,
                     code=case.code,
                     category_name=self._category_name(case.category),
-                    due=t.local_time(case.due, self.zone),
-                    late=t.duration(_whole_minutes(now - case.due)),
+                    due=catalogue.local_time(case.due, self.zone),
+                    late=catalogue.duration(_whole_minutes(now - case.due)),
                     assignee=assignee.name if assignee else "",
                     critical=case.urgency == self._critical,
                 )
@@ -208,7 +188,7 @@ class OverdueChecker:
 
     def _officers_in_role(self, session: Session, case: OverdueCase, role: str) -> Sequence[Officer]:
         if role == ASSIGNEE:
-            officer = session.get(Officer, case.assignee_id) if case.assignee_id else None
+            officer = repo.officer_by_id(session=session, officer_id=case.assignee_id)
             return [officer] if officer is not None and officer.active else []
         return holders_of_role(session, role=role, grid_id=case.grid_id, community_id=case.community_id)
 
@@ -217,70 +197,6 @@ class OverdueChecker:
             return self.taxonomy.category(code).name
         except KeyError:
             return code
-
-
-def overdue_query(kind: str, now: datetime) -> sa.Executable:
-    """Open cases past the deadline of ``kind``, read through that deadline's partial index.
-
-    The conditions repeat the index predicate word for word so both SQLite and PostgreSQL use it:
-    the cost follows the number of overdue cases, not the size of the table.
-    """
-    if kind == FIRST_REPLY:
-        due_column = col(Case.first_reply_due)
-        done = col(Case.first_replied_at)
-    else:
-        due_column = col(Case.resolution_due)
-        done = col(Case.resolved_at)
-    return (
-        sa.select(
-            col(Case.id),
-            col(Case.code),
-            col(Case.category),
-            col(Case.urgency),
-            col(Case.grid_id),
-            col(Case.community_id),
-            col(Case.assignee_id),
-            col(Case.created_at),
-            due_column,
-            col(Case.status),
-        )
-        # No condition on status here: SQLite would pick the status index and read every open
-        # case. Closed cases have left the partial index already; the rest is filtered in Python.
-        .where(done.is_(None), col(Case.closed_at).is_(None), due_column <= now)
-        .order_by(due_column)
-    )
-
-
-def overdue_cases(*, session: Session, kind: str, now: datetime) -> list[OverdueCase]:
-    return [
-        OverdueCase(
-            id=row[0] or 0,
-            code=row[1] or "",
-            category=row[2],
-            urgency=row[3],
-            grid_id=row[4],
-            community_id=row[5],
-            assignee_id=row[6],
-            created_at=row[7],
-            due=row[8],
-        )
-        for row in session.execute(overdue_query(kind, now)).all()
-        if row[9] in OPEN_STATUSES
-    ]
-
-
-def sent_levels(*, session: Session, kind: str, case_ids: Sequence[int]) -> dict[int, set[int]]:
-    """Levels already sent per case, in chunks that stay within SQLite's parameter limit."""
-    sent: dict[int, set[int]] = {}
-    for start in range(0, len(case_ids), 900):
-        chunk = case_ids[start : start + 900]
-        for case_id, level in session.exec(
-            select(col(AlertSent.case_id), col(AlertSent.level)).where(
-                AlertSent.kind == kind, col(AlertSent.case_id).in_(chunk)
-            )
-        ).all():
-            sent.setdefault(case_id, set()).add(level)
-    return sent
 
 
 def _whole_minutes(delta: timedelta) -> timedelta:
