@@ -39,10 +39,11 @@ from sqlmodel import col
 
 from analysis.taxonomy import load_taxonomy
 from handlers.clock import FixedClock
-from handlers.digest_days import DayCache
-from handlers.digests import DigestBuilder, Digests, Period, Scope, scopes
+from handlers.digests import DigestBuilder, Digests, Period
+from handlers.jurisdiction import Scope, scopes
 from handlers.overdue import OverdueChecker
 from storage.db import Database
+from storage.digest_days import DayCache
 from storage.migrate import upgrade
 from storage.models import Case
 

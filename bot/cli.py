@@ -325,8 +325,10 @@ def digest(
     from datetime import date
 
     from analysis.taxonomy import load_taxonomy
-    from bot.wiring import open_database
-    from handlers.digests import KINDS, DigestBuilder, period_ending_on, period_just_ended, scopes
+    from bot.wiring import build_digests, open_database
+    from handlers.clock import SystemClock
+    from handlers.digests import KINDS, period_ending_on, period_just_ended
+    from schedules.jobs import chart_renderer
 
     if period not in KINDS:
         err.print(f"[red]--period must be one of {', '.join(KINDS)}[/red]")
@@ -340,33 +342,28 @@ def digest(
         raise typer.Exit(2) from error
     chosen = wanted or period_just_ended(period, datetime.now(UTC), zone)
     database = open_database(settings)
-    builder = DigestBuilder(
-        taxonomy=load_taxonomy(settings.taxonomy_path), zone=zone, settings=settings.schedule().digest
-    )
-    results: list[dict[str, Any]] = []
+    digests = build_digests(settings, database, load_taxonomy(settings.taxonomy_path), SystemClock())
     try:
-        with database.session() as session:
-            for target in scopes(session):
-                if scope and target.code != scope:
-                    continue
-                figures = builder.figures(session, target, chosen)
-                if chart_dir is not None and not figures.is_empty:
-                    from schedules.charts import render_chart
-
-                    chart_dir.mkdir(parents=True, exist_ok=True)
-                    (chart_dir / f"{period}-{target.code}-{chosen.first_day}.png").write_bytes(
-                        render_chart(figures, builder)
-                    )
-                results.append(
-                    {
-                        "scope": target.code,
-                        "scope_name": target.name,
-                        "messages": builder.render(figures),
-                        "figures": json.loads(figures.to_json()),
-                    }
-                )
+        previews = digests.preview(chosen, scope_code=scope)
     finally:
         database.dispose()
+    # --chart-dir asks for charts even where the deployment sends none.
+    draw = digests.chart or chart_renderer(digests.builder)
+    results: list[dict[str, Any]] = []
+    for preview in previews:
+        if chart_dir is not None and not preview.figures.is_empty:
+            png = draw(preview.figures)
+            if png is not None:
+                chart_dir.mkdir(parents=True, exist_ok=True)
+                (chart_dir / f"{period}-{preview.scope.code}-{chosen.first_day}.png").write_bytes(png)
+        results.append(
+            {
+                "scope": preview.scope.code,
+                "scope_name": preview.scope.name,
+                "messages": preview.messages,
+                "figures": json.loads(preview.figures.to_json()),
+            }
+        )
     if scope and not results:
         err.print(f"[red]no community or street with code {scope!r}[/red]")
         raise typer.Exit(2)

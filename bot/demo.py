@@ -120,7 +120,7 @@ class Demo:
         # The real jobs on the simulated clock: digests at their cron times, overdue checks hourly
         # (every minute would be 130,000 runs for a quarter; the ladder's steps are hours apart).
         schedule = ScheduleSettings(zone=app.core.settings.zone, crons={**DEFAULT_CRONS, OVERDUE: "0 * * * *"})
-        jobs = Jobs(db=app.db, taxonomy=app.core.taxonomy, clock=clock, settings=schedule)
+        jobs = Jobs(db=app.db, taxonomy=app.core.taxonomy, clock=clock, settings=schedule, digests=app.digests)
         self.schedule = SimulatedSchedule(jobs, clock)
         self._delivered = 0
         #: What each filed case is really about (the demo post's own label), for officers' corrections.

@@ -442,6 +442,11 @@ def grid_line(name: str, cases: int, previous: int, on_time: str, satisfaction: 
     )
 
 
+RANKING_ALL = "按时办结率排名"
+RANKING_BEST = "按时办结率前五"
+RANKING_WORST = "按时办结率后五"
+
+
 def ranking_line(title: str, names: list[tuple[str, str]], min_sample: int) -> str:
     if not names:
         return f"  {title}：样本不足（需至少 {min_sample} 件已办结或超时），暂不排名。"

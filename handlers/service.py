@@ -9,12 +9,10 @@ adapters).
 """
 
 import re
-from datetime import datetime
 
 from sqlmodel import Session
 
 from analysis.analyzer import Analyzer, strip_controls
-from analysis.taxonomy import Taxonomy
 from handlers import catalogue
 from handlers.clock import Clock
 from handlers.commands import COMMANDS
@@ -26,20 +24,19 @@ from handlers.context import (
     Actor,
     Call,
     CoreSettings,
-    LeaderDigests,
     Services,
     answer,
     claim,
     queue,
     reply_once,
 )
-from handlers.digests import digest_for_leader
+from handlers.digests import Digests
 from handlers.errors import BadInput, PermissionDenied, UserFacingError
 from handlers.intake import Intake
 from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import ChatIdentity, Officer
+from storage.models import ChatIdentity
 
 __all__ = ["CoreSettings", "Minqing"]
 
@@ -56,20 +53,22 @@ class Minqing:
         analyzer: Analyzer,
         clock: Clock,
         settings: CoreSettings | None = None,
-        digests: LeaderDigests | None = None,
+        digests: Digests | None = None,
     ) -> None:
         self.db = db
         self.analyzer = analyzer
         self.taxonomy = analyzer.taxonomy
         self.clock = clock
         self.settings = settings or CoreSettings()
+        # Cores built without the wiring (tests, benchmarks) get the service with default settings.
+        self.digests = digests or Digests(db=db, taxonomy=analyzer.taxonomy, clock=clock, zone=self.settings.zone)
         self.services = Services(
             db=db,
             analyzer=analyzer,
             taxonomy=analyzer.taxonomy,
             clock=clock,
             settings=self.settings,
-            digests=digests or _StoredOrComputedDigests(analyzer.taxonomy, self.settings),
+            digests=self.digests,
         )
         self.intake = Intake(self.services)
 
@@ -189,18 +188,3 @@ def _actor(session: Session, identity: ChatIdentity) -> Actor:
             household = repo.household_by_id(session=session, household_id=resident.household_id)
             return Actor(identity, RESIDENT, None, household)
     return Actor(identity, RESIDENT_UNBOUND, None, None)
-
-
-class _StoredOrComputedDigests:
-    """The on-demand digest read with default digest settings, for cores built without the service."""
-
-    def __init__(self, taxonomy: Taxonomy, settings: CoreSettings) -> None:
-        self.taxonomy = taxonomy
-        self.settings = settings
-
-    def for_leader(
-        self, session: Session, *, officer: Officer, kind: str, now: datetime
-    ) -> list[tuple[str, str | None]]:
-        return digest_for_leader(
-            session, taxonomy=self.taxonomy, zone=self.settings.zone, officer=officer, kind=kind, now=now
-        )

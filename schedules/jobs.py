@@ -10,21 +10,28 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock, FixedClock
-from handlers.digests import KINDS, DigestFigures, Digests, DigestSettings, ProducedDigest, period_just_ended
+from handlers.digests import (
+    KINDS,
+    DigestBuilder,
+    DigestFigures,
+    Digests,
+    DigestSettings,
+    ProducedDigest,
+    period_just_ended,
+)
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 OVERDUE = "overdue"
-#: The nightly job that packs the days digests read (``handlers.digest_days``).
+#: The nightly job that packs the days digests read (``storage.digest_days``).
 PACK_DAYS = "pack_days"
 #: Cron fields (APScheduler's order): minute hour day month day_of_week.
 DEFAULT_CRONS = {
@@ -81,6 +88,17 @@ def last_fire(trigger: CronTrigger, now: datetime, *, lookback: timedelta = time
     return found
 
 
+def chart_renderer(builder: DigestBuilder) -> Callable[[DigestFigures], bytes | None]:
+    """The digest chart, drawn with matplotlib, which is imported only when the first chart is drawn."""
+
+    def draw(figures: DigestFigures) -> bytes | None:
+        from schedules.charts import render_chart
+
+        return render_chart(figures, builder)
+
+    return draw
+
+
 class Jobs:
     """The job functions, wired to one database, taxonomy and clock."""
 
@@ -93,7 +111,10 @@ class Jobs:
         settings: ScheduleSettings | None = None,
         chart: Callable[[DigestFigures], bytes | None] | None = None,
         on_queued: Callable[[], None] | None = None,
+        digests: Digests | None = None,
     ) -> None:
+        """``digests`` is the deployment's digest service (``bot.wiring``); without one, a service
+        with ``settings.digest`` is built here (tests, the standalone scheduler of old)."""
         self.settings = settings or ScheduleSettings()
         #: Called after a run queued messages (wakes the delivery loop).
         self.on_queued = on_queued
@@ -109,12 +130,13 @@ class Jobs:
             zone=zone,
             ladder=default_ladder(chief_after=self.settings.chief_after, leader_after=self.settings.leader_after),
         )
-        self.digests = Digests(db=db, taxonomy=taxonomy, clock=clock, zone=zone, settings=self.settings.digest)
-        if chart is None and self.settings.charts:
-            from schedules.charts import render_chart  # matplotlib loads only when charts are wanted
-
-            chart = partial(render_chart, builder=self.digests.builder)
-        self.digests.chart = chart
+        self.digests = digests or Digests(
+            db=db, taxonomy=taxonomy, clock=clock, zone=zone, settings=self.settings.digest
+        )
+        if chart is not None:
+            self.digests.chart = chart
+        elif self.digests.chart is None and self.settings.charts:
+            self.digests.chart = chart_renderer(self.digests.builder)
 
     def check_overdue(self) -> list[AlertRecord]:
         """Send the overdue alerts that are due (every minute)."""

@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock, SystemClock
+from handlers.digests import Digests
 from schedules.jobs import OVERDUE, PACK_DAYS, Jobs, ScheduleSettings
 from storage.db import Database
 
@@ -201,6 +202,7 @@ def start_scheduler(
     the loop's thread pool; one run of a job at a time, missed runs coalesced. At start, and
     whenever this process becomes leader, missed digests are caught up once.
     """
+    explicit = settings
     if settings is None:
         deployment = getattr(app, "settings", None)
         settings = deployment.schedule() if isinstance(deployment, _DeploymentSettings) else ScheduleSettings()
@@ -210,8 +212,16 @@ def start_scheduler(
         if wake_delivery is not None:
             loop.call_soon_threadsafe(wake_delivery)
 
+    # The deployment's one digest service when the app carries it (``bot.wiring.App``) and the
+    # caller did not ask for another clock or other settings.
+    digests = getattr(app, "digests", None) if clock is None and explicit is None else None
     jobs = Jobs(
-        db=app.db, taxonomy=app.core.taxonomy, clock=clock or SystemClock(), settings=settings, on_queued=queued
+        db=app.db,
+        taxonomy=app.core.taxonomy,
+        clock=clock or SystemClock(),
+        settings=settings,
+        on_queued=queued,
+        digests=digests if isinstance(digests, Digests) else None,
     )
     leadership = leadership_for(app.db)
     leading = _Leading(jobs, leadership)

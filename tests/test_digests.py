@@ -12,22 +12,22 @@ from sqlmodel import col, func, select
 from analysis.analyzer import Analyzer
 from handlers.admin import Admin
 from handlers.clock import FixedClock
-from handlers.digest_days import DayCache
 from handlers.digests import (
-    TELEGRAM_LIMIT,
     DigestBuilder,
     DigestFigures,
     Digests,
+    DigestSettings,
     Period,
     parse_counts,
     period_ending_on,
     period_just_ended,
-    scopes,
     split_message,
 )
+from handlers.jurisdiction import scopes
 from handlers.messages import OutgoingMessage
 from handlers.service import CoreSettings, Minqing
 from storage.db import Database
+from storage.digest_days import DayCache
 from storage.models import Case, Digest, DigestDay, Outbox
 from tests.factories import World, build_world, insert_case
 
@@ -221,7 +221,7 @@ def test_rendered_text_reads_the_figures(world_on: World) -> None:
     assert "物业服务 2 件（上期 2，持平）" in text
     # Two grids with fewer than five judged cases each: nobody is ranked.
     assert "样本不足（需至少 5 件已办结或超时），暂不排名" in text
-    assert all(len(part) <= TELEGRAM_LIMIT for part in parts)
+    assert all(len(part) <= DigestSettings().message_limit for part in parts)
 
 
 def test_empty_period_gives_a_short_no_posts_digest(world_on: World) -> None:

@@ -13,9 +13,9 @@ from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.deadlines import deadlines
 from handlers.messages import OutgoingMessage
-from handlers.overdue import FIRST_REPLY, RESOLUTION, OverdueChecker
+from handlers.overdue import OverdueChecker
 from handlers.service import CoreSettings, Minqing
-from storage.alerts import overdue_query
+from storage.alerts import FIRST_REPLY, RESOLUTION, overdue_query
 from storage.db import Database
 from storage.models import AlertSent, Case, Outbox
 from tests.factories import World, build_world, insert_case

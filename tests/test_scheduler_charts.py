@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 from matplotlib import font_manager
 
-from handlers.digests import DigestBuilder, Period, scopes
+from handlers.digests import DigestBuilder, Period
+from handlers.jurisdiction import scopes
 from schedules.charts import cjk_font, render_chart
 from tests.factories import World, build_world, insert_case
 from tests.test_digests import local, seed_week

@@ -67,7 +67,7 @@ def quiet_outbox(app: App) -> None:
 async def _start(
     framework: str, world: World, fake: FakeTelegram, *, webhook_url: str | None = None, port: int = 0
 ) -> tuple[asyncio.Event, asyncio.Task[None], App]:
-    app = App(settings=Settings(), db=world.core.db, core=world.core, admin=world.admin)
+    app = App(settings=Settings(), db=world.core.db, core=world.core, admin=world.admin, digests=world.core.digests)
     options = TelegramOptions(
         framework=framework,
         token=fake.token,
@@ -85,7 +85,7 @@ async def _start(
 @pytest.fixture
 def world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
     built = build_telegram_world(core, admin, clock)
-    quiet_outbox(App(settings=Settings(), db=core.db, core=core, admin=admin))
+    quiet_outbox(App(settings=Settings(), db=core.db, core=core, admin=admin, digests=core.digests))
     return built
 
 

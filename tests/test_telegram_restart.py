@@ -71,7 +71,7 @@ async def test_bot_killed_mid_burst_files_every_post_exactly_once_after_restart(
 
         # Restart in this process: the same serve loop as `minqing run`, without paying its start-up again.
         stop = asyncio.Event()
-        app = App(settings=Settings(), db=core.db, core=core, admin=admin)
+        app = App(settings=Settings(), db=core.db, core=core, admin=admin, digests=core.digests)
         options = TelegramOptions(framework=framework, token=fake.token, api_url=fake.url, limits=NO_LIMITS)
         restarted = asyncio.create_task(serve_telegram(app, options, stop=stop, delivery_clock=SystemClock()))
         await fake.wait_for(lambda: fake.confirmed > last_update, within=60)

@@ -24,11 +24,11 @@ from bot.telegram.translate import (
 )
 from handlers import catalogue as t
 from handlers.clock import Clock
+from handlers.digests import chart_png
 from handlers.errors import UserFacingError
 from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage
 from handlers.service import Minqing
 from storage.db import Database
-from storage.models import Digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,15 +162,7 @@ class Bridge:
 
     async def load_photo(self, ref: str) -> bytes | None:
         """The PNG a ``photo_ref`` names ("digest:12"), or None when there is no such image."""
-        kind, _, key = ref.partition(":")
-        if kind != "digest" or not key.isdigit():
-            return None
-        return await self._in_thread(self._digest_chart, int(key))
-
-    def _digest_chart(self, digest_id: int) -> bytes | None:
-        with self.db.transaction() as session:
-            digest = session.get(Digest, digest_id)
-            return digest.chart_png if digest is not None else None
+        return await self._in_thread(chart_png, self.db, ref)
 
 
 def _escape(text: str) -> str:

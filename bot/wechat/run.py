@@ -23,9 +23,9 @@ from bot.wechat.wecom import PLATFORM as WECOM
 from bot.wechat.wecom import RobotSender
 from bot.wiring import App
 from handlers.clock import Clock, SystemClock
+from handlers.digests import chart_png
 from handlers.messages import HandlerResult, IncomingMessage
 from storage.db import Database
-from storage.models import Digest
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +112,8 @@ def wechat_options(settings: Settings, *, listen: tuple[str, int], api_url: str 
 def chart_loader(db: Database) -> Callable[[str], Any]:
     """Load the PNG a ``photo_ref`` names ("digest:12"), off the event loop."""
 
-    def read(digest_id: int) -> bytes | None:
-        with db.transaction() as session:
-            digest = session.get(Digest, digest_id)
-            return digest.chart_png if digest is not None else None
-
     async def load(ref: str) -> bytes | None:
-        kind, _, key = ref.partition(":")
-        if kind != "digest" or not key.isdigit():
-            return None
-        return await asyncio.to_thread(read, int(key))
+        return await asyncio.to_thread(chart_png, db, ref)
 
     return load
 
