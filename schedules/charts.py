@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.digests import DigestBuilder, DigestFigures
 
 FONT_FILES = ("NotoSansCJKsc-Regular.otf", "SimHei.ttf")
@@ -45,7 +45,7 @@ def render_chart(figures: DigestFigures, builder: DigestBuilder) -> bytes:
             _categories(left, figures, builder)
             _grids(middle, figures)
             _trend(right, figures)
-            fig.suptitle(t.digest_title(figures.kind, figures.scope_name, figures.period_label), fontsize=11)
+            fig.suptitle(catalogue.digest_title(figures.kind, figures.scope_name, figures.period_label), fontsize=11)
             fig.tight_layout()
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png")
@@ -60,32 +60,32 @@ def _categories(axis: Axes, figures: DigestFigures, builder: DigestBuilder) -> N
     current = [count for _, count in ranked]
     previous = [figures.previous.by_category.get(code, 0) for code, _ in ranked]
     rows = range(len(ranked))
-    axis.barh([r + 0.2 for r in rows], current, height=0.4, label=t.CHART_TITLES["current"], color="#c0392b")
-    axis.barh([r - 0.2 for r in rows], previous, height=0.4, label=t.CHART_TITLES["previous"], color="#95a5a6")
+    axis.barh([r + 0.2 for r in rows], current, height=0.4, label=catalogue.CHART_TITLES["current"], color="#c0392b")
+    axis.barh([r - 0.2 for r in rows], previous, height=0.4, label=catalogue.CHART_TITLES["previous"], color="#95a5a6")
     axis.set_yticks(list(rows), names)
-    axis.set_title(t.CHART_TITLES["categories"])
-    axis.set_xlabel(t.CHART_TITLES["cases"])
+    axis.set_title(catalogue.CHART_TITLES["categories"])
+    axis.set_xlabel(catalogue.CHART_TITLES["cases"])
     axis.legend(loc="lower right")
 
 
 def _grids(axis: Axes, figures: DigestFigures) -> None:
     grids = sorted(figures.counts.by_grid.items(), key=lambda item: -item[1])[:10][::-1]
     axis.barh([name for name, _ in grids], [count for _, count in grids], color="#2980b9")
-    axis.set_title(t.CHART_TITLES["grids"])
-    axis.set_xlabel(t.CHART_TITLES["cases"])
+    axis.set_title(catalogue.CHART_TITLES["grids"])
+    axis.set_xlabel(catalogue.CHART_TITLES["cases"])
 
 
 def _trend(axis: Axes, figures: DigestFigures) -> None:
     trail = [*figures.history, figures.counts]
-    labels = [t.CHART_TITLES["ago"].format(n=len(trail) - 1 - i) for i in range(len(trail) - 1)]
-    labels.append(t.CHART_TITLES["current"])
+    labels = [catalogue.CHART_TITLES["ago"].format(n=len(trail) - 1 - i) for i in range(len(trail) - 1)]
+    labels.append(catalogue.CHART_TITLES["current"])
     totals = [c.total for c in trail]
     axis.bar(labels, totals, color="#7f8c8d")
-    axis.set_title(t.CHART_TITLES["trend"])
-    axis.set_ylabel(t.CHART_TITLES["cases"])
+    axis.set_title(catalogue.CHART_TITLES["trend"])
+    axis.set_ylabel(catalogue.CHART_TITLES["cases"])
     share = axis.twinx()
     # A period without cases has no share at all: a gap, not a misleading 0 %.
     shares = [c.negative * 100 / c.total if c.total else float("nan") for c in trail]
     share.plot(labels, shares, color="#c0392b", marker="o")
-    share.set_ylabel(t.CHART_TITLES["negative"] + " %")
+    share.set_ylabel(catalogue.CHART_TITLES["negative"] + " %")
     share.set_ylim(0, 100)

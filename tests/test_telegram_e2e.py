@@ -14,7 +14,7 @@ from bot.delivery import RateLimits
 from bot.settings import Settings
 from bot.telegram.runner import TelegramOptions, serve_telegram
 from bot.wiring import App
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.admin import Admin
 from handlers.clock import FixedClock, SystemClock
 from handlers.service import Minqing
@@ -137,8 +137,8 @@ async def test_resolution_reaches_the_group_and_rating_closes_the_case_once(harn
     await fake.wait_for(lambda: len(fake.called("answerCallbackQuery")) == 2)
 
     first, second = fake.called("answerCallbackQuery")
-    assert first.params["text"] == t.RATED.format(rating="满意")
-    assert second.params["text"] == t.ALREADY_RATED.format(code=case.code)
+    assert first.params["text"] == catalogue.RATED.format(rating="满意")
+    assert second.params["text"] == catalogue.ALREADY_RATED.format(code=case.code)
     (edit,) = fake.called("editMessageText")
     assert "reply_markup" not in edit.params and edit.params["message_id"] == resolved.result["message_id"]
     assert harness.cases()[0].status == "closed" and harness.cases()[0].rating == "satisfied"
@@ -191,9 +191,9 @@ async def test_refusals_are_answered_and_change_nothing(harness: Harness) -> Non
     (not_allowed,) = await fake.wait_sent(RESIDENT)
     (private_only,) = await fake.wait_sent(GROUP)
     (unknown,) = await fake.wait_sent(OFFICER_OTHER_GRID)
-    assert not_allowed.text == t.NOT_ALLOWED.format(role="居民", command="/cases")
-    assert private_only.text == t.PRIVATE_ONLY.format(command="/bind")
-    assert unknown.text == t.CASE_NOT_FOUND.format(code="MQ-2026-999999")
+    assert not_allowed.text == catalogue.NOT_ALLOWED.format(role="居民", command="/cases")
+    assert private_only.text == catalogue.PRIVATE_ONLY.format(command="/bind")
+    assert unknown.text == catalogue.CASE_NOT_FOUND.format(code="MQ-2026-999999")
     assert harness.cases() == []
 
 
@@ -216,7 +216,7 @@ async def test_bare_photo_asks_what_it_is_and_captioned_photo_keeps_the_file(har
 
     (question,) = await fake.wait_sent(RESIDENT)
     await fake.wait_sent(GROUP)
-    assert question.text == t.PHOTO_NEEDS_TEXT
+    assert question.text == catalogue.PHOTO_NEEDS_TEXT
     with harness.app.db.transaction() as session:
         (post,) = session.exec(select(Post)).all()
     assert [a["file_id"] for a in json.loads(post.attachments)] == [f"photo-{post.message_id}-l"]
@@ -229,7 +229,7 @@ async def test_added_to_an_unlinked_group_explains_how_to_link_it(harness: Harne
     await fake.inject(fake.added_to_group(GROUP, by_user=STRANGER))
 
     (notice,) = await fake.wait_sent(-100999)
-    assert notice.text == t.UNLINKED_GROUP.format(platform="telegram", chat_id="-100999")
+    assert notice.text == catalogue.UNLINKED_GROUP.format(platform="telegram", chat_id="-100999")
     await harness.post("#诉求 路面有坑", chat=GROUP)
     (ack,) = await fake.wait_sent(GROUP)  # the linked group got no greeting, only the ack
     assert ack.text.startswith("已受理")

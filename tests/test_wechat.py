@@ -13,7 +13,7 @@ from sqlmodel import func, select
 
 from bot.delivery import RateLimits
 from bot.wechat.run import WeChatOptions, WeChatService
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.messages import HandlerResult, IncomingMessage
@@ -198,7 +198,7 @@ async def test_failed_handler_apologises_and_a_retry_runs_again(stack_factory: S
     failed = await stack.wechat.post(xml)
     retried = await stack.wechat.post(xml)
 
-    assert failed.content == t.SOMETHING_WENT_WRONG
+    assert failed.content == catalogue.SOMETHING_WENT_WRONG
     assert retried.content is not None and "MQ-" in retried.content
     assert stack.counting.calls == 2 and count(stack.db, Case) == 1
 
@@ -255,7 +255,7 @@ async def test_malformed_oversize_and_unknown_messages_file_nothing(stack_factor
     link = await stack.wechat.post(stack.wechat.message_xml(RESIDENT, "link", Title="x", Url="http://example.com"))
 
     assert (malformed.status, entity.status, no_msgid.status, oversize.status) == (400, 400, 400, 413)
-    assert video.content == t.WECHAT_UNSUPPORTED and link.content == t.WECHAT_UNSUPPORTED
+    assert video.content == catalogue.WECHAT_UNSUPPORTED and link.content == catalogue.WECHAT_UNSUPPORTED
     assert stack.counting.calls == 0
     assert count(stack.db, InboundMessage) == before and count(stack.db, Post) == 0
 
@@ -275,10 +275,10 @@ async def test_voice_image_location_and_subscription(stack_factory: StartStack) 
     )
     unsubscribe = await wechat.post(wechat.message_xml(RESIDENT, "event", Event="unsubscribe"))
 
-    assert welcome.content == t.WELCOME_RESIDENT
-    assert image.content == t.PHOTO_NEEDS_TEXT
-    assert location.content == t.WECHAT_LOCATION.format(label=place)
-    assert mute.content == t.WECHAT_VOICE_UNRECOGNISED
+    assert welcome.content == catalogue.WELCOME_RESIDENT
+    assert image.content == catalogue.PHOTO_NEEDS_TEXT
+    assert location.content == catalogue.WECHAT_LOCATION.format(label=place)
+    assert mute.content == catalogue.WECHAT_VOICE_UNRECOGNISED
     assert voice.content is not None and "MQ-" in voice.content
     assert unsubscribe.is_success
     with stack.db.transaction() as session:
@@ -307,14 +307,14 @@ async def test_officer_works_in_chinese_words_and_resident_gets_api_messages(
     mine = await wechat.send_text(RESIDENT, "我的诉求")
 
     assert joined.content is not None and "微信社区书记" in joined.content
-    assert refused.content == t.NOT_ALLOWED.format(role=t.ROLE_NAMES["resident"], command="/resolve")
-    assert replied.content == t.REPLY_SENT.format(code=code)
-    assert resolved.content == t.RESOLVED_OK.format(code=code)
+    assert refused.content == catalogue.NOT_ALLOWED.format(role=catalogue.ROLE_NAMES["resident"], command="/resolve")
+    assert replied.content == catalogue.REPLY_SENT.format(code=code)
+    assert resolved.content == catalogue.RESOLVED_OK.format(code=code)
     to_resident = [s.text for s in sent if s.to == RESIDENT]
     assert "已通知保洁" in to_resident[0]
     # The rating buttons become quick replies that send "评价 CODE 满意" back.
     assert f"msgmenucontent=评价 {code} 满意" in to_resident[1]
-    assert rated.content == t.RATED.format(rating="满意")
+    assert rated.content == catalogue.RATED.format(rating="满意")
     assert mine.content is not None and code in mine.content
     with stack.db.transaction() as session:
         assert session.exec(select(Case.status)).one() == "closed"

@@ -2,11 +2,11 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bot.delivery import PermanentFailure, RetryAfter
 from bot.telegram.bridge import Bridge, Menu, MenuScope
-from bot.telegram.translate import CAPTION_LIMIT, BotIdentity, Json, Rendered, render
+from bot.telegram.translate import ALLOWED_UPDATES, CAPTION_LIMIT, BotIdentity, Json, Rendered, render
 from handlers.messages import Button, OutgoingMessage
 
 #: The framework's own update type (``telegram.Update`` or ``aiogram.types.Update``).
@@ -65,15 +65,19 @@ class TelegramAdapter(ABC, Generic[U]):
         """Run the framework's dispatcher (its handlers and its error handler) on one update."""
 
     @abstractmethod
-    async def delete_webhook(self) -> None: ...
+    def bot_api(self) -> Any:
+        """The framework's Bot object: both spell these Bot API calls the same way."""
 
-    @abstractmethod
-    async def set_webhook(self, url: str, secret: str) -> None: ...
+    async def delete_webhook(self) -> None:
+        await self.bot_api().delete_webhook(drop_pending_updates=False)
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.bot_api().set_webhook(url, allowed_updates=list(ALLOWED_UPDATES), secret_token=secret)
 
     # ------------------------------------------------------------------ BotActions
 
-    @abstractmethod
-    async def answer_callback(self, query_id: str, text: str) -> None: ...
+    async def answer_callback(self, query_id: str, text: str) -> None:
+        await self.bot_api().answer_callback_query(query_id, text=text[:200] or None)
 
     @abstractmethod
     async def edit_message(self, chat_id: str, message_id: str, html_text: str) -> None: ...
@@ -114,13 +118,29 @@ class TelegramAdapter(ABC, Generic[U]):
         for part in parts:
             await self._send_text(part)
 
-    @abstractmethod
-    async def _send_text(self, part: Rendered) -> None: ...
+    async def _send_text(self, part: Rendered) -> None:
+        await self.bot_api().send_message(
+            part.chat_id, part.text, parse_mode="HTML", **self._reply_options(part.reply_to_message_id, part.keyboard)
+        )
 
-    @abstractmethod
     async def _send_photo(
         self, chat_id: str, png: bytes, caption_html: str, reply_to: int | None, keyboard: Keyboard
-    ) -> None: ...
+    ) -> None:
+        await self.bot_api().send_photo(
+            chat_id,
+            self._photo_file(png),
+            caption=caption_html or None,
+            parse_mode="HTML",
+            **self._reply_options(reply_to, keyboard),
+        )
+
+    @abstractmethod
+    def _reply_options(self, reply_to: int | None, keyboard: Keyboard) -> dict[str, Any]:
+        """``reply_parameters`` and ``reply_markup`` in the framework's types."""
+
+    @abstractmethod
+    def _photo_file(self, png: bytes) -> Any:
+        """The chart PNG as the framework's upload type."""
 
     @abstractmethod
     def classify(self, error: Exception) -> Exception:

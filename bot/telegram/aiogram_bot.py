@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -32,7 +33,7 @@ from aiogram.types import (
 from bot.delivery import PermanentFailure, RetryAfter
 from bot.telegram.adapter import DEFAULT_API_URL, Keyboard, TelegramAdapter
 from bot.telegram.bridge import Menu, MenuScope
-from bot.telegram.translate import ALLOWED_UPDATES, BotIdentity, Json, Rendered
+from bot.telegram.translate import ALLOWED_UPDATES, BotIdentity, Json
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +107,10 @@ class AiogramAdapter(TelegramAdapter[Update]):
     async def feed(self, update: Update) -> None:
         await self.dispatcher.feed_update(self.bot, update)
 
-    async def delete_webhook(self) -> None:
-        await self.bot.delete_webhook(drop_pending_updates=False)
-
-    async def set_webhook(self, url: str, secret: str) -> None:
-        await self.bot.set_webhook(url, allowed_updates=list(ALLOWED_UPDATES), secret_token=secret)
+    def bot_api(self) -> Bot:
+        return self.bot
 
     # ------------------------------------------------------------------ direct calls
-
-    async def answer_callback(self, query_id: str, text: str) -> None:
-        await self.bot.answer_callback_query(query_id, text=text[:200] or None)
 
     async def edit_message(self, chat_id: str, message_id: str, html_text: str) -> None:
         await self.bot.edit_message_text(text=html_text, chat_id=chat_id, message_id=int(message_id), parse_mode="HTML")
@@ -124,26 +119,11 @@ class AiogramAdapter(TelegramAdapter[Update]):
         commands = [BotCommand(command=name, description=text) for name, text in menu]
         await self.bot.set_my_commands(commands, scope=_scope(scope))
 
-    async def _send_text(self, part: Rendered) -> None:
-        await self.bot.send_message(
-            part.chat_id,
-            part.text,
-            parse_mode="HTML",
-            reply_parameters=_reply(part.reply_to_message_id),
-            reply_markup=_markup(part.keyboard),
-        )
+    def _reply_options(self, reply_to: int | None, keyboard: Keyboard) -> dict[str, Any]:
+        return {"reply_parameters": _reply(reply_to), "reply_markup": _markup(keyboard)}
 
-    async def _send_photo(
-        self, chat_id: str, png: bytes, caption_html: str, reply_to: int | None, keyboard: Keyboard
-    ) -> None:
-        await self.bot.send_photo(
-            chat_id,
-            BufferedInputFile(png, filename="chart.png"),
-            caption=caption_html or None,
-            parse_mode="HTML",
-            reply_parameters=_reply(reply_to),
-            reply_markup=_markup(keyboard),
-        )
+    def _photo_file(self, png: bytes) -> BufferedInputFile:
+        return BufferedInputFile(png, filename="chart.png")
 
     def classify(self, error: Exception) -> Exception:
         if isinstance(error, TelegramRetryAfter):

@@ -22,7 +22,7 @@ from bot.telegram.translate import (
     rated_text,
     translate,
 )
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.clock import Clock
 from handlers.digests import chart_png
 from handlers.errors import UserFacingError
@@ -115,7 +115,7 @@ class Bridge:
             text = error.message
         else:
             log.error("update %s failed", (update or {}).get("update_id"), exc_info=error)
-            text = t.SOMETHING_WENT_WRONG
+            text = catalogue.SOMETHING_WENT_WRONG
         if not update:
             return
         query = update.get("callback_query")
@@ -145,15 +145,19 @@ class Bridge:
 
     async def register_menus(self) -> None:
         """Set the resident, group and per-officer command menus (setMyCommands with scopes)."""
-        await self.actions.set_commands(t.COMMAND_MENUS["resident"], MenuScope("default"))
-        await self.actions.set_commands(t.COMMAND_MENUS["group"], MenuScope("all_group_chats"))
+        await self.actions.set_commands(catalogue.COMMAND_MENUS["resident"], MenuScope("default"))
+        await self.actions.set_commands(catalogue.COMMAND_MENUS["group"], MenuScope("all_group_chats"))
         for user_id in await self._in_thread(self._officer_user_ids):
-            await self._best_effort(self.actions.set_commands(t.COMMAND_MENUS["officer"], MenuScope("chat", user_id)))
+            await self._best_effort(
+                self.actions.set_commands(catalogue.COMMAND_MENUS["officer"], MenuScope("chat", user_id))
+            )
 
     async def refresh_officer_menu(self, user_id: str) -> None:
         """Show the officer menu in the private chat of someone who just joined as an officer."""
         if user_id in await self._in_thread(self._officer_user_ids, user_id):
-            await self._best_effort(self.actions.set_commands(t.COMMAND_MENUS["officer"], MenuScope("chat", user_id)))
+            await self._best_effort(
+                self.actions.set_commands(catalogue.COMMAND_MENUS["officer"], MenuScope("chat", user_id))
+            )
 
     def _officer_user_ids(self, only: str | None = None) -> list[str]:
         return self.core.officer_user_ids(PLATFORM, only=only)

@@ -126,10 +126,31 @@ class CustomerServiceSender:
         return [{"msgtype": "text", "text": {"content": piece}} for piece in split_bytes(render_text(message))]
 
     async def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post(f"cgi-bin/{method}", {}, json=body)
+
+    async def _upload_image(self, png: bytes) -> str:
+        def form() -> aiohttp.FormData:  # a FormData is consumed by one request
+            data = aiohttp.FormData()
+            data.add_field("media", png, filename="chart.png", content_type="image/png")
+            return data
+
+        return str((await self._post("cgi-bin/media/upload", {"type": "image"}, form=form))["media_id"])
+
+    async def _post(
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        json: dict[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> dict[str, Any]:
+        """One API call with the access token; a token WeChat says is stale is fetched again once."""
         for attempt in range(2):
             token = await self.tokens.get()
-            url = f"{self.api_url}/cgi-bin/{method}"
-            async with self.http.post(url, params={"access_token": token}, json=body) as response:
+            url = f"{self.api_url}/{path}"
+            query = {"access_token": token, **params}
+            payload = form() if form is not None else None
+            async with self.http.post(url, params=query, json=json, data=payload) as response:
                 response.raise_for_status()
                 data: dict[str, Any] = await response.json(content_type=None)
             code = int(data.get("errcode", 0))
@@ -138,23 +159,6 @@ class CustomerServiceSender:
                 continue
             _raise_for(code, str(data.get("errmsg", "")))
             return data
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _upload_image(self, png: bytes) -> str:
-        for attempt in range(2):
-            token = await self.tokens.get()
-            form = aiohttp.FormData()
-            form.add_field("media", png, filename="chart.png", content_type="image/png")
-            url = f"{self.api_url}/cgi-bin/media/upload"
-            async with self.http.post(url, params={"access_token": token, "type": "image"}, data=form) as response:
-                response.raise_for_status()
-                data: dict[str, Any] = await response.json(content_type=None)
-            code = int(data.get("errcode", 0))
-            if code in TOKEN_ERRORS and attempt == 0:
-                self.tokens.invalidate(token)
-                continue
-            _raise_for(code, str(data.get("errmsg", "")))
-            return str(data["media_id"])
         raise AssertionError("unreachable")  # pragma: no cover
 
 

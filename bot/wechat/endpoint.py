@@ -25,7 +25,7 @@ from bot.wechat.crypto import MessageCrypto, PayloadError, SignatureError, check
 from bot.wechat.passive import Exchange, PassiveReplies
 from bot.wechat.translate import AnswerOnly, Envelope, Ignore, ToCore, envelope, translate
 from bot.wechat.wire import WireError, encrypted_envelope, parse_xml, text_reply
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.messages import HandlerResult, IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class WeChatEndpoint:
         assert isinstance(action, ToCore)
         exchange = await self._run(action.message, where, deadline)
         if exchange.failed:
-            return self._passive(where, t.SOMETHING_WENT_WRONG)
+            return self._passive(where, catalogue.SOMETHING_WENT_WRONG)
         if exchange.reply is not None:
             return self._passive(where, exchange.reply)
         return _success()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.wechat.wire import WireError
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.aliases import expand_alias
 from handlers.messages import Attachment, IncomingMessage, OutgoingMessage
 
@@ -92,17 +92,17 @@ def translate(fields: Mapping[str, str], where: Envelope) -> Translated:
     if kind == "voice":
         recognised = fields.get("Recognition", "").strip()
         if not recognised:
-            return AnswerOnly(t.WECHAT_VOICE_UNRECOGNISED)
+            return AnswerOnly(catalogue.WECHAT_VOICE_UNRECOGNISED)
         return incoming(recognised, (Attachment("voice", fields.get("MediaId", ""), recognised),))
     if kind == "location":
         label = fields.get("Label", "") or f"{fields.get('Location_X', '')},{fields.get('Location_Y', '')}"
-        return AnswerOnly(t.WECHAT_LOCATION.format(label=label[:100]))
+        return AnswerOnly(catalogue.WECHAT_LOCATION.format(label=label[:100]))
     if kind == "event":
         event = fields.get("Event", "").lower()
         if event == "subscribe":
             return incoming("/start")
         return Ignore()
-    return AnswerOnly(t.WECHAT_UNSUPPORTED)
+    return AnswerOnly(catalogue.WECHAT_UNSUPPORTED)
 
 
 def render_text(message: OutgoingMessage) -> str:
@@ -123,7 +123,7 @@ def render_text(message: OutgoingMessage) -> str:
             else:
                 links.append(button.label)
         lines.append("  ".join(links))
-    lines += [t.WECHAT_RATE_HINT.format(code=code) for code in codes]
+    lines += [catalogue.WECHAT_RATE_HINT.format(code=code) for code in codes]
     return "\n".join(lines)
 
 
