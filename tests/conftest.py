@@ -5,7 +5,6 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,9 @@ from handlers.clock import FixedClock
 from handlers.service import CoreSettings, Minqing
 from storage.db import Database
 from storage.migrate import upgrade
+from tests.support.factories import T0
 
 PG_ADMIN_URL = os.environ.get("MINQING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# Monday 2026-11-23 10:00 in Shanghai: a working day, so working-time deadlines are easy to read.
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def _pg_available() -> str | None:

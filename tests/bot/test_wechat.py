@@ -20,8 +20,8 @@ from handlers.messages import HandlerResult, IncomingMessage
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case, ChatIdentity, InboundMessage, Outbox, Post
-from tests.factories import build_world
 from tests.fakes.wechat import FakeWeChat, FakeWeChatApi
+from tests.support.factories import build_world
 
 TOKEN = "minqing-test-token"
 APPID = "wx_test_appid"

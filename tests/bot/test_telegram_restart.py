@@ -16,11 +16,11 @@ from handlers.admin import Admin
 from handlers.clock import FixedClock, SystemClock
 from handlers.service import Minqing
 from storage.models import Case, Outbox, Post
-from tests.factories import build_telegram_world
 from tests.fakes.telegram_api import FakeTelegram
-from tests.test_telegram_e2e import NO_LIMITS
+from tests.support.factories import build_telegram_world
+from tests.support.telegram import NO_LIMITS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BURST = 200
 FIRST_RESIDENT = 50_000
 

@@ -16,7 +16,7 @@ from handlers.service import Minqing
 from schedules.jobs import Jobs, ScheduleSettings, SimulatedSchedule, cron_trigger, last_fire
 from schedules.scheduler import SchedulerHandle, SoleLeader, start_scheduler
 from storage.models import Digest, Outbox
-from tests.factories import World, build_world, insert_case
+from tests.support.factories import World, build_world, insert_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NO_CHARTS = ScheduleSettings(charts=False)

@@ -8,7 +8,7 @@ from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.privacy import redact_for_group
 from handlers.service import Minqing
-from tests.factories import GROUP_GH, World, build_world
+from tests.support.factories import GROUP_GH, World, build_world
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,15 @@
 """Every command x every role: allowed, or a clear refusal that changes nothing."""
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.messages import HandlerResult, QuotedMessage
 from handlers.service import Minqing
-from tests.factories import GROUP_GH, World, build_world
+from tests.support.factories import GROUP_GH, World, build_world
+from tests.support.snapshot import snapshot
 
 ROLES = {
     "resident_unbound": "stranger",
@@ -58,19 +57,9 @@ COMMANDS: dict[str, tuple[Runner, set[str]]] = {
     "visit": (_private("/visit 1幢1单元301 上门看望，老人身体不错"), IN_SCOPE),
     "rate": (_private("/rate {code} 满意"), {"resident_bound"}),  # on a resolved case
 }
+
+
 # Tables a refusal may touch: the record of the incoming message and the queued refusal reply.
-BOOKKEEPING = {"inboundmessage", "outbox", "alembic_version"}
-
-
-def snapshot(world: World) -> dict[str, list[tuple[Any, ...]]]:
-    engine = world.core.db.engine
-    tables = [t for t in sa.inspect(engine).get_table_names() if t not in BOOKKEEPING]
-    with engine.connect() as connection:
-        return {
-            t: sorted(map(tuple, connection.execute(sa.text(f'SELECT * FROM "{t}"')).all()), key=repr) for t in tables
-        }
-
-
 @pytest.fixture
 def world(core: Minqing, admin: Admin, clock: FixedClock) -> World:
     return build_world(core, admin, clock)

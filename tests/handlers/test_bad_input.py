@@ -11,8 +11,8 @@ from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.service import Minqing
 from storage.models import Case, ChatIdentity, Officer, Post
-from tests.factories import World, build_world
-from tests.test_permissions import snapshot
+from tests.support.factories import World, build_world
+from tests.support.snapshot import snapshot
 
 CJK = "\u4e00-\u9fff"
 

@@ -18,7 +18,7 @@ from handlers.service import CoreSettings, Minqing
 from storage.alerts import FIRST_REPLY, RESOLUTION, overdue_query
 from storage.db import Database
 from storage.models import AlertSent, Case, Outbox
-from tests.factories import World, build_world, insert_case
+from tests.support.factories import World, build_world, insert_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -12,7 +12,7 @@ from handlers.messages import QuotedMessage
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case, CaseEvent
-from tests.factories import GROUP_GH, World, build_world
+from tests.support.factories import GROUP_GH, World, build_world
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from handlers.service import CoreSettings, Minqing
 from schedules.scheduler import AdvisoryLockLeader
 from storage.db import Database
 from storage.models import AlertSent, Digest, Outbox
-from tests.factories import World, build_world, insert_case
+from tests.support.factories import World, build_world, insert_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

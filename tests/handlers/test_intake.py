@@ -11,7 +11,7 @@ from handlers.clock import FixedClock
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case, CaseEvent, Outbox, Post
-from tests.factories import GROUP_GH, World, build_world
+from tests.support.factories import GROUP_GH, World, build_world
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from handlers.service import Minqing
 from storage.db import Database
 from storage.migrate import downgrade, upgrade
 from storage.models import Case, Post, Street
-from tests.conftest import T0
-from tests.factories import World, build_world
+from tests.support.factories import T0, World, build_world
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from handlers.overdue import OverdueChecker
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case, ChatIdentity, Outbox
-from tests.factories import build_world, insert_case
 from tests.fakes.wechat import FakeWeChatApi, FakeWeComWebhook
+from tests.support.factories import build_world, insert_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROBOT = "gh-leaders"

@@ -2,7 +2,7 @@
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import select
 
@@ -13,6 +13,8 @@ from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case
 
+# Monday 2026-11-23 10:00 in Shanghai: a working day, so working-time deadlines are easy to read.
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 PLATFORM = "telegram"
 GROUP_GH = "-100111"
 GROUP_WT = "-100222"

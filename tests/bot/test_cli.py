@@ -15,7 +15,7 @@ from handlers.clock import FixedClock
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import CaseEvent
-from tests.factories import build_world
+from tests.support.factories import build_world
 
 runner = CliRunner()
 HEADER = "community,grid,building,unit,room,head_name,phone,tags\n"

@@ -8,8 +8,8 @@ from matplotlib import font_manager
 from handlers.digests import DigestBuilder, Period
 from handlers.jurisdiction import scopes
 from schedules.charts import cjk_font, render_chart
-from tests.factories import World, build_world, insert_case
-from tests.test_digests import local, seed_week
+from tests.support.digests import local, seed_week
+from tests.support.factories import World, build_world, insert_case
 
 
 def test_chart_is_a_png_and_every_label_has_a_glyph(core, admin, clock) -> None:  # type: ignore[no-untyped-def]

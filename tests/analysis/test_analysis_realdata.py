@@ -14,7 +14,7 @@ from analysis.tokenizer import tokenize
 from analysis.training import Corpus, cross_validate
 
 # MINQING_SHARED_DATA points elsewhere (or nowhere, to check that these tests skip cleanly).
-DATA = Path(os.environ.get("MINQING_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(os.environ.get("MINQING_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not present at {DATA} (dev/CI only)")
 
 

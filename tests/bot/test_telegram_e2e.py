@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import col, func, select
 
-from bot.delivery import RateLimits
 from bot.settings import Settings
 from bot.telegram.runner import TelegramOptions, serve_telegram
 from bot.wiring import App
@@ -18,9 +16,10 @@ from handlers import catalogue
 from handlers.admin import Admin
 from handlers.clock import FixedClock, SystemClock
 from handlers.service import Minqing
-from storage.models import Case, ChatIdentity, InboundMessage, Outbox, Post
-from tests.factories import GROUP_GH, TELEGRAM_IDS, World, build_telegram_world
+from storage.models import Case, ChatIdentity, InboundMessage, Post
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.factories import GROUP_GH, TELEGRAM_IDS, World, build_telegram_world
+from tests.support.telegram import NO_LIMITS, quiet_outbox
 
 GROUP = int(GROUP_GH)
 RESIDENT = int(TELEGRAM_IDS["res_1_1_301"])
@@ -30,7 +29,6 @@ OFFICER_OTHER_GRID = int(TELEGRAM_IDS["officer_gh2"])
 CHIEF = int(TELEGRAM_IDS["chief_gh1"])
 STRANGER = int(TELEGRAM_IDS["stranger"])
 #: The fake server is not Telegram: lift the limits so tests wait for events, not for windows.
-NO_LIMITS = RateLimits(per_second=10_000, per_group_per_minute=10_000, per_private_per_second=10_000)
 
 
 @pytest.fixture(params=["ptb", "aiogram"])
@@ -56,12 +54,6 @@ class Harness:
         message = self.fake.message(user_id=user, text=text, chat_id=chat, **kwargs)
         await self.fake.inject({"message": message})
         return message
-
-
-def quiet_outbox(app: App) -> None:
-    """Mark the world-building replies (/join, /bind) as sent, so tests see only their own messages."""
-    with app.db.transaction() as session:
-        session.execute(sa.update(Outbox).values(sent_at=SystemClock().now()))
 
 
 async def _start(
