@@ -396,3 +396,25 @@ def test_nightly_packing_covers_the_quarter_so_far(world_on: World) -> None:
     assert digests.refresh_days() == 0  # nothing changed since
     cache = DayCache(SHANGHAI, now=world_on.clock.now())
     assert _gh_figures(db, digests.builder, cache).counts.total == 6 and cache.rebuilt == []
+
+
+def test_on_demand_digest_uses_the_deployments_digest_settings(database: Database, analyzer: Analyzer) -> None:
+    # /digest once ignored MINQING_DIGEST_MIN_SAMPLE: the leader read other rankings than the scheduler sent.
+    clock = FixedClock(local(24, 9))
+
+    def core_with(min_sample: int) -> Minqing:
+        settings = DigestSettings(min_sample=min_sample)
+        digests = Digests(db=database, taxonomy=analyzer.taxonomy, clock=clock, zone=SHANGHAI, settings=settings)
+        return Minqing(db=database, analyzer=analyzer, clock=clock, settings=CoreSettings(), digests=digests)
+
+    world = build_world(core_with(1), Admin(database), clock)
+    seed_week(database)
+    texts = {}
+    for min_sample in (1, 50):
+        world.core = core_with(min_sample)
+        texts[min_sample] = "\n".join(m.text for m in world.send("/digest week", user="leader_gh").messages)
+        digests = world.core.digests
+        scheduled = "\n".join(digests.builder.render(digests.preview(WEEK, scope_code="GH")[0].figures))
+        assert ("样本≥1 件" in scheduled) is (min_sample == 1)
+    assert "样本≥1 件" in texts[1] and "需至少 1 件" not in texts[1]
+    assert "需至少 50 件" in texts[50] and "样本≥50 件" not in texts[50]
