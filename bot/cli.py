@@ -178,7 +178,7 @@ def officers_add(
 
 @groups_app.command("link")
 def groups_link(
-    platform: Annotated[str, typer.Option("--platform", help="telegram or wechat.")],
+    platform: Annotated[str, typer.Option("--platform", help="telegram, wechat or wecom.")],
     chat_id: Annotated[str, typer.Option("--chat-id", help="The group's chat id on that platform.")],
     community: Annotated[str, typer.Option("--community", help="Community code.")],
     db: DbOption = None,
@@ -267,7 +267,7 @@ def classify(
 
 @app.command("run")
 def run(
-    platform: Annotated[str, typer.Option("--platform", help="telegram or wechat.")] = "telegram",
+    platform: Annotated[str, typer.Option("--platform", help="telegram, wechat or wecom.")] = "telegram",
     framework: Annotated[str, typer.Option("--framework", help="ptb or aiogram (Telegram only).")] = "ptb",
     token: Annotated[
         str | None, typer.Option("--token", help="Bot token from @BotFather (default: MINQING_TOKEN).")
@@ -281,6 +281,9 @@ def run(
     listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT the webhook server binds.")] = None,
     wechat_api_url: Annotated[
         str | None, typer.Option("--wechat-api-url", help="WeChat API base (default https://api.weixin.qq.com).")
+    ] = None,
+    wecom_api_url: Annotated[
+        str | None, typer.Option("--wecom-api-url", help="WeCom API base (default https://qyapi.weixin.qq.com).")
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -296,8 +299,20 @@ def run(
             err.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from error
         return
+    if platform == "wecom":
+        from bot.wechat.cli import parse_listen
+        from bot.wecom.run import run_wecom, wecom_options
+
+        wecom_settings = _settings(db)
+        try:
+            robot = wecom_options(wecom_settings, listen=parse_listen(listen, platform="wecom"), api_url=wecom_api_url)
+        except ValueError as error:  # configuration: say what to set
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        run_wecom(wecom_settings, robot)
+        return
     if platform != "telegram":
-        err.print(f"[red]--platform must be telegram or wechat, not {platform}[/red]")
+        err.print(f"[red]--platform must be telegram, wechat or wecom, not {platform}[/red]")
         raise typer.Exit(2)
     settings = _settings(db)
     try:

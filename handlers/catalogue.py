@@ -482,3 +482,11 @@ WECHAT_UNSUPPORTED = "暂时只能处理文字、语音和图片消息 🙏 请�
 WECHAT_VOICE_UNRECOGNISED = "收到您的语音，但没能识别出文字 🙏 请用文字再发一次，我好帮您登记。"
 WECHAT_LOCATION = "收到您发的位置（{label}）🙏 请再用一句话说明是什么问题，我好帮您登记。"
 WECHAT_RATE_HINT = "也可以直接回复：评价 {code} 满意 / 基本满意 / 不满意"
+
+
+# ---------------------------------------------------------------------------------------------------
+# WeCom intelligent robot (bot/wecom): answers to messages the core never sees, and template cards.
+
+WECOM_UNSUPPORTED = "暂时只能处理文字、语音和图片消息 🙏 请@我并用文字描述一下您遇到的问题，比如“3幢楼道灯坏了”。"
+WECOM_CARD_TITLE = "请为本次办理评价"
+WECOM_RATE_HINT = "也可以@我回复：/rate {code} 满意 / 基本满意 / 不满意"

@@ -13,9 +13,9 @@ from handlers.service import Minqing
 wecom_app = typer.Typer(help="WeCom (企业微信) group robots for officers' and leaders' groups.", no_args_is_help=True)
 
 
-def parse_listen(value: str | None) -> tuple[str, int]:
+def parse_listen(value: str | None, *, platform: str = "wechat") -> tuple[str, int]:
     if not value:
-        raise ValueError("--listen HOST:PORT is required for --platform wechat (WeChat posts to it)")
+        raise ValueError(f"--listen HOST:PORT is required for --platform {platform} (its servers post to it)")
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--listen must be HOST:PORT, not {value!r}")

@@ -61,15 +61,31 @@ class Exchange:
     expires: float = 0.0
 
 
-def passive_part(result: HandlerResult, openid: str) -> tuple[OutgoingMessage, ...]:
+@dataclass(frozen=True, slots=True)
+class PassiveFormat:
+    """What a platform's passive answer can carry: its platform name, how a message reads, the size."""
+
+    platform: str = PLATFORM
+    render: Callable[[OutgoingMessage], str] = render_text
+    limit_bytes: int = TEXT_LIMIT_BYTES
+    #: Messages that cannot go passively at all (WeCom: those with buttons, which need a card).
+    excluded: Callable[[OutgoingMessage], bool] = lambda message: False
+
+
+WECHAT_FORMAT = PassiveFormat()
+
+
+def passive_part(
+    result: HandlerResult, openid: str, form: PassiveFormat = WECHAT_FORMAT
+) -> tuple[OutgoingMessage, ...]:
     """The replies that fit in one passive answer: the leading run of this chat's text messages."""
-    mine = [m for m in result.messages if m.platform == PLATFORM and m.chat_id == openid]
+    mine = [m for m in result.messages if m.platform == form.platform and m.chat_id == openid]
     chosen: list[OutgoingMessage] = []
     size = 0
     for message in mine:
-        extra = len(render_text(message).encode()) + (2 if chosen else 0)
+        extra = len(form.render(message).encode()) + (2 if chosen else 0)
         # Stop at the first that does not fit: later ones must not overtake it through the API.
-        if message.photo_ref is not None or size + extra > TEXT_LIMIT_BYTES:
+        if message.photo_ref is not None or form.excluded(message) or size + extra > form.limit_bytes:
             break
         chosen.append(message)
         size += extra
@@ -86,8 +102,10 @@ class PassiveReplies:
         monotonic: Callable[[], float] = time.monotonic,
         on_answered: Callable[[Sequence[OutgoingMessage]], None] = lambda messages: None,
         on_failed: Callable[[Exchange], None] = lambda exchange: None,
+        form: PassiveFormat = WECHAT_FORMAT,
     ) -> None:
         self.ttl = ttl
+        self.form = form
         self._monotonic = monotonic
         self._exchanges: OrderedDict[Key, Exchange] = OrderedDict()
         self._answered: OrderedDict[OutgoingMessage, float] = OrderedDict()
@@ -124,9 +142,9 @@ class PassiveReplies:
         result = exchange.handled.result()
         exchange.result = result
         if exchange.waiting > 0 and not result.duplicate:
-            exchange.answered = passive_part(result, openid)
+            exchange.answered = passive_part(result, openid, self.form)
             if exchange.answered:
-                exchange.reply = "\n\n".join(render_text(m) for m in exchange.answered)
+                exchange.reply = "\n\n".join(self.form.render(m) for m in exchange.answered)
                 for message in exchange.answered:
                     self._answered[message] = exchange.expires
                 self.on_answered(exchange.answered)
@@ -159,7 +177,8 @@ class PassiveReplies:
 class AnsweredMarker:
     """Mark outbox rows answered passively as sent, a batch per transaction."""
 
-    def __init__(self, *, db: Database, clock: Clock, interval: float = 0.05) -> None:
+    def __init__(self, *, db: Database, clock: Clock, interval: float = 0.05, platform: str = PLATFORM) -> None:
+        self.platform = platform
         self.db = db
         self.clock = clock
         self.interval = interval
@@ -186,7 +205,7 @@ class AnsweredMarker:
                     sa.update(table)
                     .where(
                         table.c.sent_at.is_(None),
-                        table.c.platform == PLATFORM,
+                        table.c.platform == self.platform,
                         table.c.chat_id == chat_id,
                         table.c.payload.in_(payloads),
                     )
