@@ -79,7 +79,7 @@ async def stack_factory(
         urls, webhook, app_api = FakeResponseUrls(), FakeWeComWebhook(), FakeAppApi()
         for server in (urls, webhook, app_api):
             await server.start()
-        slow = SlowCore(core, delay)
+        slow = SlowCore(core)
         options = WeComOptions(
             token=TOKEN,
             aes_key=AES_KEY,
@@ -90,7 +90,6 @@ async def stack_factory(
             corpid=app_api.corpid,
             app_secret=app_api.secret,
             agentid=1000002,
-            passive_budget=budget,
             no_route_wait=0.2,
             limits=RateLimits(per_private_per_second=100),
         )
@@ -105,6 +104,7 @@ async def stack_factory(
         assert joined.content is not None and "欢迎" in joined.content, joined
         bound = await robot.send("/bind GH 1幢1单元301", user=RESIDENT)
         assert bound.content is not None and "绑定成功" in bound.content, bound
+        slow.delay, service.endpoint.passive_budget = delay, budget  # after the setup, which goes passively
         return Stack(service, robot, urls, webhook, app_api, slow, database)
 
     yield start
@@ -273,3 +273,21 @@ def _code(db: Database) -> str:
         case = session.exec(select(Case).order_by(Case.id.desc())).first()  # type: ignore[union-attr]
     assert case is not None and case.code is not None
     return case.code
+
+
+async def test_an_ack_that_misses_the_passive_budget_goes_through_the_response_url(stack_factory: StartStack) -> None:
+    stack = await stack_factory(delay=0.6, budget=0.2)
+    answer = await stack.robot.send("1幢楼道灯坏了好几天了，晚上很黑", user=RESIDENT, chat=GROUP)
+    assert answer.status == 200 and answer.reply is None and answer.seconds < 0.5
+    acks = await stack.urls.wait_for(GROUP)
+    assert _code(stack.db) in acks[0].text
+    assert len(acks) == 1  # sent once, not also passively
+
+
+async def test_entering_the_one_to_one_chat_gets_the_welcome_as_text(stack_factory: StartStack) -> None:
+    stack = await stack_factory()
+    answer = await stack.robot.post(
+        stack.robot.callback(user=NEIGHBOUR, msgtype="event", event={"eventtype": "enter_chat"})
+    )
+    assert answer.reply is not None and answer.reply["msgtype"] == "text"
+    assert answer.content

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.delivery import Delivery, RateLimits, Sender
@@ -51,7 +51,7 @@ class WeComSettings(BaseSettings):
     bot_workers: int = 4
     bot_max_body_bytes: int = MAX_BODY_BYTES
     #: Group chatid → name of a push robot (MINQING_WECOM_ROBOTS) in that group: the fallback route.
-    group_robots: dict[str, str] = field(default_factory=dict)
+    group_robots: dict[str, str] = Field(default_factory=dict)
     corpid: str = ""
     app_secret: SecretStr | None = None
     agentid: int = 0
