@@ -291,3 +291,14 @@ async def test_entering_the_one_to_one_chat_gets_the_welcome_as_text(stack_facto
     )
     assert answer.reply is not None and answer.reply["msgtype"] == "text"
     assert answer.content
+
+
+async def test_a_rating_request_through_the_push_robot_says_how_to_rate_in_words(stack_factory: StartStack) -> None:
+    stack = await stack_factory()
+    await stack.robot.send("1幢楼道灯坏了，晚上很黑", user=RESIDENT, chat=GROUP)
+    code = _code(stack.db)
+    stack.urls.expire(GROUP)
+    await stack.robot.send(f"/resolve {code} 灯已更换", user=OFFICER)
+    await until(lambda: bool(stack.webhook.sent))
+    text = stack.webhook.sent[0].text
+    assert f"/rate {code} 满意" in text and "weixin://" not in text

@@ -167,7 +167,8 @@ class WeComSender:
                 return
         robot = self.group_robots.get(chat)
         if robot is not None and self.robots is not None:
-            await self.robots.send(replace(message, chat_id=robot))
+            # A push robot shows no buttons: the text carries the /rate hint instead.
+            await self.robots.send(replace(message, chat_id=robot, text=render_text(message), buttons=()))
             self.sent["robot"] += 1
             return
         if self.app is not None and chat not in self.urls.groups and chat not in self.group_robots:
