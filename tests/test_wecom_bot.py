@@ -94,7 +94,12 @@ async def stack_factory(
             limits=RateLimits(per_private_per_second=100),
         )
         service = WeComService(
-            handle=slow.handle, press=core.handle_callback, db=database, clock=clock, options=options
+            handle=slow.handle,
+            press=core.handle_callback,
+            db=database,
+            clock=clock,
+            options=options,
+            greet=lambda chat: core.bot_added_to_group(platform="wecom", chat_id=chat, event_id=f"first:{chat}"),
         )
         port = await service.start()
         http = aiohttp.ClientSession()
@@ -302,3 +307,15 @@ async def test_a_rating_request_through_the_push_robot_says_how_to_rate_in_words
     await until(lambda: bool(stack.webhook.sent))
     text = stack.webhook.sent[0].text
     assert f"/rate {code} 满意" in text and "weixin://" not in text
+
+
+async def test_an_unlinked_group_is_told_how_to_link_it_once(stack_factory: StartStack) -> None:
+    stack = await stack_factory()
+    await stack.robot.send("1幢楼道灯坏了", user=RESIDENT, chat=GROUP)
+    await stack.robot.send("大家好", user=NEIGHBOUR, chat="wrNEW00001")
+    await stack.robot.send("1幢楼道灯坏了", user=NEIGHBOUR, chat="wrNEW00001")
+    told = await stack.urls.wait_for("wrNEW00001")
+    assert "--platform wecom --chat-id wrNEW00001" in told[0].text
+    await asyncio.sleep(0.3)
+    assert sum("--chat-id" in p.text for p in stack.urls.to("wrNEW00001")) == 1
+    assert not any("--chat-id" in p.text for p in stack.urls.posted if p.chat_id == GROUP)  # linked: nothing

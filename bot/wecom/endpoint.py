@@ -42,7 +42,7 @@ from bot.wecom.wire import (
     text_reply,
     translate,
 )
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.clock import Clock
 from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage
 
@@ -68,6 +68,8 @@ class WeComEndpoint:
         passive_budget: float = 4.0,
         timestamp_window: float = TIMESTAMP_WINDOW,
         on_handled: Callable[[HandlerResult], None] = lambda result: None,
+        greet: Callable[[str], bool] | None = None,
+        on_greeted: Callable[[], None] = lambda: None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.handle = handle
@@ -81,6 +83,10 @@ class WeComEndpoint:
         self.timestamp_window = timestamp_window
         self.on_handled = on_handled
         self.wall = wall
+        #: Tells an unlinked group how to link it (the core queues it once per group); True if queued.
+        self.greet = greet
+        self.on_greeted = on_greeted
+        self._groups_seen: set[str] = set()
         self.recent = RecentPosts()
         self._clicks: OrderedDict[str, asyncio.Future[HandlerResult]] = OrderedDict()
 
@@ -129,6 +135,8 @@ class WeComEndpoint:
             log.warning("unreadable WeCom callback from %s: %s", request.remote, error)
             return web.Response(status=400, text="bad request")
 
+        if call.is_group and call.chat_id not in self._groups_seen:
+            self._first_from_group(call.chat_id)
         action = translate(call, recent=self.recent, now=self.clock.now())
         if isinstance(action, Ignore):
             return _empty()
@@ -142,7 +150,7 @@ class WeComEndpoint:
         assert isinstance(action, ToCore)
         exchange = await self._run(action.message, deadline)
         if exchange.failed:
-            return self._passive(stream_reply(t.SOMETHING_WENT_WRONG, call.msgid))
+            return self._passive(stream_reply(catalogue.SOMETHING_WENT_WRONG, call.msgid))
         if exchange.reply is None:
             return _empty()
         reply = text_reply(exchange.reply) if action.welcome else stream_reply(exchange.reply, call.msgid)
@@ -186,6 +194,25 @@ class WeComEndpoint:
         if not result.toast or not action.task_id:
             return _empty()
         return self._passive(card_update(result.toast, action.task_id))
+
+    def _first_from_group(self, chat_id: str) -> None:
+        """The first callback from a group in this run: log its chatid, greet it if it is not linked."""
+        self._groups_seen.add(chat_id)
+        log.info("WeCom group %s: first callback in this run", chat_id)
+        if self.greet is None:
+            return
+        greeted = asyncio.get_running_loop().run_in_executor(self.executor, self.greet, chat_id)
+
+        def done(future: "asyncio.Future[bool]") -> None:
+            if future.cancelled():
+                return
+            if future.exception() is not None:
+                log.error("greeting WeCom group %s failed", chat_id, exc_info=future.exception())
+                self._groups_seen.discard(chat_id)  # try again with its next callback
+            elif future.result():
+                self.on_greeted()
+
+        greeted.add_done_callback(done)
 
     def _handled(self, handled: "asyncio.Future[HandlerResult]") -> None:
         if handled.cancelled():

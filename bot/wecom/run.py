@@ -133,6 +133,7 @@ class WeComService:
         clock: Clock,
         options: WeComOptions,
         delivery_clock: Clock | None = None,
+        greet: Callable[[str], bool] | None = None,
     ) -> None:
         self.options = options
         self.db = db
@@ -153,6 +154,8 @@ class WeComService:
             passive_budget=options.passive_budget,
             timestamp_window=options.timestamp_window,
             on_handled=lambda result: self.wake_delivery() if result.messages else None,
+            greet=greet,
+            on_greeted=self.wake_delivery,
         )
         self.delivery_clock = delivery_clock or SystemClock()
         self.http: aiohttp.ClientSession | None = None
@@ -228,8 +231,16 @@ async def serve_wecom(
     start_scheduler: Callable[[Any, Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
+    core = app.core
     service = WeComService(
-        handle=app.core.handle, press=app.core.handle_callback, db=app.db, clock=app.core.clock, options=options
+        handle=core.handle,
+        press=core.handle_callback,
+        db=app.db,
+        clock=core.clock,
+        options=options,
+        greet=lambda chat_id: core.bot_added_to_group(
+            platform=PLATFORM, chat_id=chat_id, event_id=f"wecom-first:{chat_id}"
+        ),
     )
     scheduler: Any = None
     try:

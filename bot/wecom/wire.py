@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.messages import Attachment, CallbackQuery, IncomingMessage, OutgoingMessage, QuotedMessage
 
 PLATFORM = "wecom"
@@ -163,12 +163,12 @@ def translate(call: Callback, *, recent: RecentPosts, now: datetime) -> Translat
     if call.msgtype == "stream":
         return Ignore()  # a refresh of a stream we never leave unfinished
     if call.msgtype not in ("text", "voice", "image", "file", "mixed"):
-        return AnswerOnly(t.WECOM_UNSUPPORTED)
+        return AnswerOnly(catalogue.WECOM_UNSUPPORTED)
     text, attachments = _text_of(call.msgtype, call.body)
     if call.is_group:
         text = strip_mention(text)
     if call.msgtype == "file":
-        return AnswerOnly(t.WECOM_UNSUPPORTED)
+        return AnswerOnly(catalogue.WECOM_UNSUPPORTED)
     recent.remember(call.chat_id, text, msgid=call.msgid, user_id=call.user_id)
     message = IncomingMessage(
         platform=PLATFORM,
@@ -214,7 +214,7 @@ def render_text(message: OutgoingMessage) -> str:
             parts = button.callback_data.split(":")
             if len(parts) == 3 and parts[0] == "rate" and parts[1] not in codes:
                 codes.append(parts[1])
-    lines += [t.WECOM_RATE_HINT.format(code=code) for code in codes]
+    lines += [catalogue.WECOM_RATE_HINT.format(code=code) for code in codes]
     return "\n".join(lines)
 
 
@@ -239,7 +239,7 @@ def template_card(message: OutgoingMessage) -> dict[str, Any]:
         "msgtype": "template_card",
         "template_card": {
             "card_type": "button_interaction",
-            "main_title": {"title": t.WECOM_CARD_TITLE},
+            "main_title": {"title": catalogue.WECOM_CARD_TITLE},
             "sub_title_text": message.text,
             "button_list": [
                 {"text": b.label, "style": 1 if i == 0 else 2, "key": b.callback_data} for i, b in enumerate(buttons)
