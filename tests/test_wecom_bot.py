@@ -18,7 +18,7 @@ from handlers.clock import FixedClock
 from handlers.messages import HandlerResult, IncomingMessage
 from handlers.service import Minqing
 from storage.db import Database
-from storage.models import Case, InboundMessage, Post
+from storage.models import Case, InboundMessage, Outbox, Post
 from tests.factories import households
 from tests.fakes.wechat import FakeWeComWebhook
 from tests.fakes.wecom_bot import FakeAppApi, FakeResponseUrls, FakeWeComRobot
@@ -147,7 +147,14 @@ async def test_group_post_is_acknowledged_passively_with_the_case_code_and_the_o
     assert case.code in notices[0].text and notices[0].body["msgtype"] == "markdown"
     # Privacy in the group: nothing but the code, category and promise.
     assert "13800001111" not in answer.content and "住户11301" not in answer.content
-    assert stack.urls.to(GROUP) == []  # the ack was passive; the group's URL is still unused
+    # The ack's outbox row counts as sent, and nothing went to the group's response_url.
+    await until(lambda: _ack_row(stack.db).sent_at is not None)
+    assert stack.urls.to(GROUP) == []
+
+
+def _ack_row(db: Database) -> Outbox:
+    with db.transaction() as session:
+        return session.exec(select(Outbox).where(Outbox.chat_id == GROUP, Outbox.kind == "ack")).one()
 
 
 async def test_thanks_in_the_group_is_not_a_case(stack_factory: StartStack) -> None:
