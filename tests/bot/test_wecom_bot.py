@@ -19,9 +19,9 @@ from handlers.messages import HandlerResult, IncomingMessage
 from handlers.service import Minqing
 from storage.db import Database
 from storage.models import Case, InboundMessage, Outbox, Post
-from tests.factories import households
 from tests.fakes.wechat import FakeWeComWebhook
 from tests.fakes.wecom_bot import FakeAppApi, FakeResponseUrls, FakeWeComRobot
+from tests.support.factories import households
 
 TOKEN = "wecom-robot-token"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
