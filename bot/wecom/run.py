@@ -21,6 +21,7 @@ from bot.wechat.wecom import RobotSender
 from bot.wecom.endpoint import MAX_BODY_BYTES, PATH, TIMESTAMP_WINDOW, WeComEndpoint
 from bot.wecom.sender import AppMessages, ResponseUrls, WeComSender
 from bot.wecom.wire import PLATFORM, STREAM_LIMIT_BYTES, render_text
+from bot.wiring import App
 from handlers.clock import Clock, SystemClock
 from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage
 from storage.db import Database
@@ -224,11 +225,11 @@ class WeComService:
 
 
 async def serve_wecom(
-    app: Any,
+    app: App,
     options: WeComOptions,
     *,
     stop: asyncio.Event,
-    start_scheduler: Callable[[Any, Callable[[], None]], Any] | None = None,
+    start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
     core = app.core

@@ -18,7 +18,7 @@ write again.
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,7 +54,8 @@ class ResponseUrls:
         self.ttl = ttl
         self._monotonic = monotonic
         self._urls: dict[str, deque[_Url]] = {}
-        self._known: set[str] = set()
+        #: Every URL seen within its lifetime, oldest first (retries repeat theirs).
+        self._known: OrderedDict[str, float] = OrderedDict()
         self.groups: set[str] = set()
         #: Set when a URL arrives, so delivery can look at waiting chats again.
         self.on_added: Callable[[str], None] = lambda chat_id: None
@@ -62,10 +63,16 @@ class ResponseUrls:
     def add(self, chat_id: str, url: str, *, is_group: bool) -> None:
         if is_group:
             self.groups.add(chat_id)
+        now = self._monotonic()
+        while self._known and next(iter(self._known.values())) <= now:
+            self._known.popitem(last=False)
         if not url or url in self._known:
             return  # a retried callback repeats its URL
-        self._known.add(url)
-        self._urls.setdefault(chat_id, deque()).append(_Url(url, self._monotonic() + self.ttl))
+        self._known[url] = now + self.ttl
+        queue = self._urls.setdefault(chat_id, deque())
+        while queue and queue[0].expires <= now:
+            queue.popleft()  # a busy chat that we never answer keeps only live URLs
+        queue.append(_Url(url, now + self.ttl))
         self.on_added(chat_id)
 
     def take(self, chat_id: str) -> str | None:

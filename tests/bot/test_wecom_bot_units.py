@@ -163,6 +163,9 @@ def test_response_urls_are_used_once_oldest_first_and_expire() -> None:
     now[0] = 11.0  # u1 expired
     assert urls.take("wr1") == "u2"
     assert urls.take("wr1") is None and urls.take("nobody") is None
+    now[0] = 30.0
+    urls.add("wr1", "u1", is_group=True)  # long forgotten: a new URL again (WeCom never reuses one)
+    assert urls.count("wr1") == 1 and len(urls._known) == 1
 
 
 def test_options_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
