@@ -70,6 +70,7 @@ class WeComEndpoint:
         on_handled: Callable[[HandlerResult], None] = lambda result: None,
         greet: Callable[[str], bool] | None = None,
         on_greeted: Callable[[], None] = lambda: None,
+        mention_files: bool = False,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.handle = handle
@@ -83,6 +84,7 @@ class WeComEndpoint:
         self.timestamp_window = timestamp_window
         self.on_handled = on_handled
         self.wall = wall
+        self.mention_files = mention_files
         #: Tells an unlinked group how to link it (the core queues it once per group); True if queued.
         self.greet = greet
         self.on_greeted = on_greeted
@@ -137,7 +139,7 @@ class WeComEndpoint:
 
         if call.is_group and call.chat_id not in self._groups_seen:
             self._first_from_group(call.chat_id)
-        action = translate(call, recent=self.recent, now=self.clock.now())
+        action = translate(call, recent=self.recent, now=self.clock.now(), mention_files=self.mention_files)
         if isinstance(action, Ignore):
             return _empty()
         if isinstance(action, AnswerOnly):

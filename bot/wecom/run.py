@@ -51,6 +51,8 @@ class WeComSettings(BaseSettings):
     bot_timestamp_window: float = TIMESTAMP_WINDOW
     bot_workers: int = 4
     bot_max_body_bytes: int = MAX_BODY_BYTES
+    #: Every group @-mention is a case (False: triage decides, as for unaddressed group chatter).
+    bot_mention_files: bool = False
     #: Group chatid → name of a push robot (MINQING_WECOM_ROBOTS) in that group: the fallback route.
     group_robots: dict[str, str] = Field(default_factory=dict)
     corpid: str = ""
@@ -74,6 +76,7 @@ class WeComOptions:
     timestamp_window: float = TIMESTAMP_WINDOW
     workers: int = 4
     max_body_bytes: int = MAX_BODY_BYTES
+    mention_files: bool = False
     robot_per_minute: int = 20
     no_route_wait: float = 30.0
     limits: RateLimits = field(default_factory=lambda: RateLimits(per_private_per_second=5))
@@ -118,6 +121,7 @@ def wecom_options(settings: Settings, *, listen: tuple[str, int], api_url: str |
         timestamp_window=tuning.bot_timestamp_window,
         workers=tuning.bot_workers,
         max_body_bytes=tuning.bot_max_body_bytes,
+        mention_files=tuning.bot_mention_files,
         robot_per_minute=tuning.robot_per_minute,
     )
 
@@ -157,6 +161,7 @@ class WeComService:
             on_handled=lambda result: self.wake_delivery() if result.messages else None,
             greet=greet,
             on_greeted=self.wake_delivery,
+            mention_files=options.mention_files,
         )
         self.delivery_clock = delivery_clock or SystemClock()
         self.http: aiohttp.ClientSession | None = None

@@ -8,9 +8,11 @@ chats, user_id = ``userid``, message_id = ``msgid`` (WeCom's retries repeat it).
 
 Group messages reach us only when they @-mention the robot, so the mention is stripped and the
 post goes to the core as ordinary group text (``mentions_bot`` False): triage still decides
-whether "@民情通 谢谢" is a matter. WeCom's ``quote`` has neither the quoted message's id nor its
-author, so an officer's ``/file`` quotes get a stable id from the chat and the quoted text, and
-the author is looked up among the messages this process saw in that chat (see ``RecentPosts``).
+whether "@民情通 谢谢" is a matter (``mention_files`` makes every @ a case instead).
+
+WeCom's ``quote`` has neither the quoted message's id nor its author, so an officer's ``/file``
+quotes get a stable id from the chat and the quoted text, and the author is looked up among the
+messages this process saw in that chat (see ``RecentPosts``).
 """
 
 import hashlib
@@ -156,8 +158,8 @@ def _quoted(call: Callback, recent: RecentPosts, now: datetime) -> QuotedMessage
     return QuotedMessage(message_id, user_id, "", text, now, attachments)
 
 
-def translate(call: Callback, *, recent: RecentPosts, now: datetime) -> Translated:
-    """What to do with one decrypted callback."""
+def translate(call: Callback, *, recent: RecentPosts, now: datetime, mention_files: bool = False) -> Translated:
+    """What to do with one decrypted callback; ``mention_files``: every group @ is a case (no triage)."""
     if call.msgtype == "event":
         return _event(call, now)
     if call.msgtype == "stream":
@@ -178,6 +180,7 @@ def translate(call: Callback, *, recent: RecentPosts, now: datetime) -> Translat
         text=text.strip(),
         sent_at=now,
         is_group=call.is_group,
+        mentions_bot=call.is_group and mention_files,
         reply_to=_quoted(call, recent, now),
         attachments=attachments,
     )

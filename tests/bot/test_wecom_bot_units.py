@@ -50,6 +50,12 @@ def test_group_text_loses_the_mention_and_goes_to_triage() -> None:
     assert message.is_group and not message.mentions_bot and message.text == "电梯坏了"
 
 
+def test_mention_files_makes_every_group_mention_explicit() -> None:
+    body = call(chatid="wr1", chattype="group", msgtype="text", text={"content": "@民情通 谢谢"})
+    action = translate(parse_callback(body), recent=RecentPosts(), now=NOW, mention_files=True)
+    assert isinstance(action, ToCore) and action.message.mentions_bot and action.message.text == "谢谢"
+
+
 def test_single_chat_is_private_with_the_userid_as_chat() -> None:
     action = translate(
         parse_callback(call(chattype="single", msgtype="text", text={"content": "/my"})), recent=RecentPosts(), now=NOW
