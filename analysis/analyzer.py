@@ -18,6 +18,8 @@ from analysis.tokenizer import get_tokenizer
 MAX_ANALYSED_CHARS = 2000
 #: Posts per stage in ``Analyzer.analyze_many``: enough to keep each stage's tables hot, little memory.
 BATCH_SIZE = 256
+#: Category confidence (calibrated) below which an officer is asked to confirm the category.
+CONFIRM_BELOW = 0.5
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -40,6 +42,10 @@ class Analysis:
     keywords: tuple[str, ...]
     emotions: tuple[str, ...]
     address: Address | None
+    #: The likeliest categories with their probabilities, best first (at most three).
+    alternatives: tuple[tuple[str, float], ...] = ()
+    #: The category is not sure enough to stand: an officer confirms it (待确认).
+    needs_confirmation: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +59,8 @@ class Analysis:
             "keywords": list(self.keywords),
             "emotions": list(self.emotions),
             "address": self.address.label() if self.address else None,
+            "alternatives": [{"category": code, "p": p} for code, p in self.alternatives],
+            "needs_confirmation": self.needs_confirmation,
         }
 
 
@@ -135,12 +143,14 @@ class Analyzer:
         cleaned = clean_text(text)[:MAX_ANALYSED_CHARS]
         # jieba yields whitespace only as tokens of its own, so a join and split drops exactly those.
         tokens = " ".join(self._tokenizer.lcut(cleaned)).split()
+        labels = self.classifier.classify(cleaned, tokens)
         return _analysis(
             cleaned,
-            self.classifier.classify(cleaned, tokens),
-            analyse_sentiment(cleaned, tokens),
+            labels,
+            analyse_sentiment(cleaned, tokens, _stance(labels)),
             extract_keywords(tokens),
             extract_address(cleaned),
+            self.taxonomy.default_category,
         )
 
     def analyze_many(self, texts: Iterable[str]) -> list[Analysis]:
@@ -165,14 +175,38 @@ class Analyzer:
         # jieba yields whitespace only as tokens of its own, so a join and split drops exactly those.
         tokens = [" ".join(lcut(text)).split() for text in cleaned]
         labels = self.classifier.classify_many(cleaned, tokens)
-        sentiments = [analyse_sentiment(text, words) for text, words in zip(cleaned, tokens, strict=True)]
+        sentiments = [
+            analyse_sentiment(text, words, _stance(label))
+            for text, words, label in zip(cleaned, tokens, labels, strict=True)
+        ]
         keywords = [extract_keywords(words) for words in tokens]
         addresses = [extract_address(text) for text in cleaned]
-        return [_analysis(*parts) for parts in zip(cleaned, labels, sentiments, keywords, addresses, strict=True)]
+        default = self.taxonomy.default_category
+        return [
+            _analysis(*parts, default) for parts in zip(cleaned, labels, sentiments, keywords, addresses, strict=True)
+        ]
+
+
+#: The stance an intent implies when no model judged polarity (the keyword classifier).
+_INTENT_STANCE = {"complaint": "negative", "help": "negative", "praise": "positive"}
+
+
+def _stance(labels: Labels) -> str:
+    return labels.polarity or _INTENT_STANCE.get(labels.intent, "")
+
+
+def needs_confirmation(labels: Labels, default_category: str) -> bool:
+    """Sure-or-ask: the category stands alone only when calibrated-confident and not the catch-all."""
+    return labels.category == default_category or labels.category_confidence < CONFIRM_BELOW
 
 
 def _analysis(
-    text: str, labels: Labels, sentiment: Sentiment, keywords: tuple[str, ...], address: Address | None
+    text: str,
+    labels: Labels,
+    sentiment: Sentiment,
+    keywords: tuple[str, ...],
+    address: Address | None,
+    default_category: str,
 ) -> Analysis:
     return Analysis(
         text=text,
@@ -186,4 +220,6 @@ def _analysis(
         keywords=keywords,
         emotions=sentiment.emotions,
         address=address,
+        alternatives=labels.alternatives or ((labels.category, labels.category_confidence),),
+        needs_confirmation=needs_confirmation(labels, default_category),
     )

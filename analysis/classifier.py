@@ -5,16 +5,19 @@ weighted by length (longer cues are more specific). A trained model implements t
 ``TextClassifier`` protocol and replaces it without touching callers (``TrainedClassifier``).
 """
 
+import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from analysis.model import Head, LinearModel
+from analysis.safety import assess
 from analysis.taxonomy import Taxonomy
+from analysis.triage import chatter_signal
 
 #: The model's probability of the most urgent level above which we call it that level anyway:
 #: a missed fire costs far more than an officer checking a false alarm.
@@ -38,6 +41,12 @@ class Labels:
     urgency_confidence: float = 0.0
     #: The keyword that forced the urgency up, when a safety rule overrode the model.
     urgency_rule: str = ""
+    #: The resident's stance (negative / neutral / positive) and how sure the model is of it; empty
+    #: when the classifier has no view (the lexicon decides then).
+    polarity: str = ""
+    polarity_confidence: float = 0.0
+    #: The likeliest categories with their probabilities, best first (at most three).
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 class TextClassifier(Protocol):
@@ -102,7 +111,8 @@ class KeywordClassifier:
         matter = 0.0 if intent == "chatter" else min(1.0, 0.35 + 0.1 * sum(scores["category"].values()))
         if urgency in self._critical_codes():
             matter = 1.0
-        return Labels(category, category_confidence, intent, intent_confidence, urgency, round(matter, 3))
+        labels = Labels(category, category_confidence, intent, intent_confidence, urgency, round(matter, 3))
+        return apply_layers(labels, text, tax)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
         return [self.classify(text, words) for text, words in zip(texts, tokens, strict=True)]
@@ -159,6 +169,66 @@ class UrgencyRules:
         return best
 
 
+#: Polarity codes.
+POLARITIES = ("negative", "neutral", "positive")
+#: How much each (distinct, at most two) word of dissatisfaction multiplies the odds of "negative".
+DISSATISFACTION_RATIO = 8.0
+_DISSATISFIED = re.compile(
+    r"太乱|太脏|太差|太吵|太臭|太黑|太贵|太慢|太难|太过分|很乱|很脏|很差|很吵|很臭|不方便|不安全|不合理|不满|不像话|"
+    r"臭|吵死|脏乱|乱七八糟|坏了|坏掉|漏水|堵了|没人管|没人修|没人理|不作为|敷衍|推诿|踢皮球|还没|一直没|到现在|"
+    r"又[坏停漏堵涨]|三天两头|凭什么|为什么还|怎么还|怎么又|到底|受不了|烦死|气死|难闻|扰民|拖欠|乱收费|"
+    r"乱停|乱扔|乱堆|占用|被占|危险|隐患|白跑|打不通|没法"
+)
+
+
+class Stance:
+    """Polarity from the model's polarity head and its intent distribution, as a product of experts.
+
+    The head reads the words; ``prior[intent]`` is P(polarity | intent) counted on the seed corpus
+    (smoothed). Mixing the prior over the intent probabilities and multiplying it into the head's
+    distribution makes intent a feature of polarity: a complaint stays negative however many 希望 and
+    方便 it contains, praise is positive, a question is neutral unless its words voice dissatisfaction.
+    """
+
+    def __init__(self, polarity: Head, intent: Head, prior: dict[str, dict[str, float]]) -> None:
+        self._polarity = polarity
+        self._intent = intent
+        uniform = dict.fromkeys(POLARITIES, 1.0 / len(POLARITIES))
+        table = [[prior.get(i, uniform).get(code, 0.0) for code in polarity.classes] for i in intent.classes]
+        self._prior = np.asarray(table, dtype=np.float64)
+        self._negative = polarity.classes.index("negative") if "negative" in polarity.classes else -1
+
+    def many(self, numerators: NDArray[np.float64], texts: Sequence[str]) -> list[tuple[str, float]]:
+        """(polarity, probability) for every row of a batch's numerators."""
+        words = numerators[:, self._polarity.start : self._polarity.stop]
+        intents = numerators[:, self._intent.start : self._intent.stop]
+        mixed = (intents / intents.sum(axis=1, keepdims=True)) @ self._prior
+        joint = words * mixed
+        if self._negative >= 0:
+            # A third expert: words that voice dissatisfaction ("太乱了", "还没修") make a question or a
+            # suggestion a complaint in all but name.
+            cues = np.fromiter((len(set(_DISSATISFIED.findall(t))) for t in texts), dtype=np.float64, count=len(texts))
+            joint[:, self._negative] *= DISSATISFACTION_RATIO ** np.minimum(cues, 2.0)
+        joint /= joint.sum(axis=1, keepdims=True)
+        best = joint.argmax(axis=1)
+        confidence = joint[np.arange(len(joint)), best]
+        classes = self._polarity.classes
+        return list(zip(map(classes.__getitem__, best.tolist()), confidence.tolist(), strict=True))
+
+
+def stance_prior(intents: Sequence[str], polarities: Sequence[str]) -> dict[str, dict[str, float]]:
+    """P(polarity | intent) from labelled posts, add-one smoothed (what ``Stance`` multiplies in)."""
+    counts: dict[str, dict[str, int]] = {}
+    for intent, polarity in zip(intents, polarities, strict=True):
+        if intent and polarity in POLARITIES:
+            row = counts.setdefault(intent, dict.fromkeys(POLARITIES, 0))
+            row[polarity] += 1
+    return {
+        intent: {code: (n + 1) / (sum(row.values()) + len(POLARITIES)) for code, n in row.items()}
+        for intent, row in counts.items()
+    }
+
+
 class TrainedClassifier:
     """A trained ``LinearModel`` for the families it has, keyword rules for safety and the rest."""
 
@@ -180,6 +250,12 @@ class TrainedClassifier:
         self._category_head = model.head(self._category_family) if self._category_family else None
         self._intent_head = intent_head if self._has_intent else None
         self._urgency_head = urgency_head if self._has_urgency else None
+        polarity_head = model.head("polarity")
+        self._stance: Stance | None = None
+        intent_known = self._intent_head
+        if polarity_head is not None and intent_known is not None and set(polarity_head.classes) <= set(POLARITIES):
+            prior = json.loads(model.meta.get("stance_prior", "{}"))
+            self._stance = Stance(polarity_head, intent_known, prior if isinstance(prior, dict) else {})
 
     @property
     def covers_taxonomy(self) -> bool:
@@ -187,9 +263,7 @@ class TrainedClassifier:
         return self._category_family is not None and self._has_intent and self._has_urgency
 
     def classify(self, text: str, tokens: list[str]) -> Labels:
-        weights, evidence = self.model.numerators(text, tokens)
-        tops = [_top(weights, head, watch) if head else None for head, watch in self._watched_heads()]
-        return self._labels(text, tokens, evidence, *tops)
+        return self.classify_many([text], [tokens])[0]
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
         numerators, evidence = self.model.numerators_many(texts, tokens)
@@ -197,7 +271,10 @@ class TrainedClassifier:
         tops = [
             _top_many(numerators, head, watch) if head else [None] * len(texts) for head, watch in self._watched_heads()
         ]
-        return list(map(self._labels, texts, tokens, evidence.tolist(), *tops))
+        stances = self._stance.many(numerators, texts) if self._stance else [None] * len(texts)
+        head = self._category_head
+        alternatives = _alternatives_many(numerators, head) if head else [()] * len(texts)
+        return list(map(self._labels, texts, tokens, evidence.tolist(), *tops, stances, alternatives))
 
     def _watched_heads(self) -> list[tuple[Head | None, str]]:
         """The category, intent and urgency heads, each with the label whose probability matters."""
@@ -211,6 +288,8 @@ class TrainedClassifier:
         category: _Top | None,
         intent: _Top | None,
         urgency: _Top | None,
+        stance: tuple[str, float] | None = None,
+        alternatives: tuple[tuple[str, float], ...] = (),
     ) -> Labels:
         """The labels of one post from each family's top label and its count of known features."""
         if evidence == 0:
@@ -235,11 +314,8 @@ class TrainedClassifier:
                 fallback.matter_confidence,
             )
         urgency_code, urgency_confidence, rule = self._urgency(text, urgency, fallback)
-        if urgency_code == self._most_urgent:
-            matter = 1.0
-            if intent_code == "chatter":
-                intent_code = "help"  # someone in danger is never small talk
-        return Labels(
+        polarity, polarity_confidence = stance if stance is not None else ("", 0.0)
+        labels = Labels(
             category=category_code,
             category_confidence=round(category_confidence, 3),
             intent=intent_code,
@@ -248,7 +324,11 @@ class TrainedClassifier:
             matter_confidence=round(matter, 3),
             urgency_confidence=round(urgency_confidence, 3),
             urgency_rule=rule,
+            polarity=polarity,
+            polarity_confidence=round(polarity_confidence, 3),
+            alternatives=alternatives,
         )
+        return apply_layers(labels, text, self.taxonomy)
 
     def _urgency(self, text: str, predicted: _Top | None, fallback: Labels | None) -> tuple[str, float, str]:
         if predicted is not None:
@@ -264,13 +344,75 @@ class TrainedClassifier:
         return code, confidence, ""
 
 
-def _top(numerators: list[float], head: Head, watch: str) -> _Top:
-    """A family's best label, its probability, and the probability of the label ``watch``."""
-    family = numerators[head.start : head.stop]
-    top = max(family)
-    total = sum(family)
-    watched = family[head.classes.index(watch)] / total if watch in head.classes else 0.0
-    return head.classes[family.index(top)], top / total, watched
+#: Intents that never carry a high urgency of their own (the life-safety layer may still raise them).
+_CALM_INTENTS = frozenset({"praise", "question", "suggestion", "chatter"})
+
+
+def apply_layers(labels: Labels, text: str, taxonomy: Taxonomy) -> Labels:
+    """The life-safety and chatter layers over a model's labels (see ``analysis.safety``/``triage``).
+
+    A present risk to life is critical and a matter, whatever the model said; a mention in the past,
+    in thanks or in a drill is not urgent; praise is never high or critical; chatter the rules
+    recognise is chatter, and a post asking for a fix is a matter.
+    """
+    intents = {i.code for i in taxonomy.intents}
+    codes = [u.code for u in taxonomy.urgencies]
+    if not codes:
+        return labels
+    most_urgent, least_urgent = codes[0], codes[-1]
+    calm_floor = codes[min(2, len(codes) - 1)]  # "normal" in the default taxonomy
+    rank = taxonomy.urgency_rank
+    lowered = text.lower()
+    finding = assess(lowered)
+    intent, urgency, matter = labels.intent, labels.urgency, labels.matter_confidence
+    rule, polarity = labels.urgency_rule, labels.polarity
+    if finding.critical:
+        urgency, rule, matter = most_urgent, finding.cue, 1.0
+        if intent in _CALM_INTENTS and "help" in intents:
+            intent = "help"  # someone in danger is never small talk, nor a thank-you
+        polarity = "negative" if polarity else polarity
+    else:
+        urgent = rank.get(urgency, len(codes)) <= 1
+        if finding.not_real and urgent:
+            urgency, rule = (least_urgent if intent in _CALM_INTENTS else calm_floor), ""
+        signal = chatter_signal(lowered)
+        if signal is True and "chatter" in intents:
+            intent, matter, urgency, rule = "chatter", min(matter, 0.1), least_urgent, ""
+            polarity = "neutral" if polarity and labels.intent != "chatter" else polarity
+        elif signal is False:
+            matter = max(matter, 0.9)
+            if intent == "chatter" and "complaint" in intents:
+                intent = "complaint"
+        if intent == "praise" and rank.get(urgency, len(codes)) <= 1:
+            urgency, rule = least_urgent, ""
+    if urgency == most_urgent:
+        matter = 1.0  # danger found by the model or the taxonomy's keywords is filed, never small talk
+        if intent == "chatter" and "help" in intents:
+            intent = "help"
+    if (intent, urgency, matter, rule, polarity) == (
+        labels.intent,
+        labels.urgency,
+        labels.matter_confidence,
+        labels.urgency_rule,
+        labels.polarity,
+    ):
+        return labels
+    return replace(
+        labels, intent=intent, urgency=urgency, matter_confidence=round(matter, 3), urgency_rule=rule, polarity=polarity
+    )
+
+
+def _alternatives_many(numerators: NDArray[np.float64], head: Head, n: int = 3) -> list[tuple[tuple[str, float], ...]]:
+    """The ``n`` likeliest labels of ``head`` with their probabilities, best first, for every row."""
+    family = numerators[:, head.start : head.stop]
+    probabilities = family / family.sum(axis=1, keepdims=True)
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :n]
+    picked = np.round(np.take_along_axis(probabilities, order, axis=1), 3).tolist()
+    classes = head.classes
+    return [
+        tuple((classes[i], p) for i, p in zip(row, values, strict=True))
+        for row, values in zip(order.tolist(), picked, strict=True)
+    ]
 
 
 def _top_many(numerators: NDArray[np.float64], head: Head, watch: str) -> list[_Top]:

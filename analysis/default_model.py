@@ -8,13 +8,14 @@ seconds (mostly importing scikit-learn); loading the cached file takes milliseco
 import csv
 import hashlib
 import io
+import json
 import logging
 import threading
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from analysis.classifier import KeywordClassifier, TextClassifier, TrainedClassifier
+from analysis.classifier import KeywordClassifier, TextClassifier, TrainedClassifier, stance_prior
 from analysis.features import FEATURE_VERSION
 from analysis.model import FORMAT_VERSION, LinearModel, ModelError
 from analysis.taxonomy import Taxonomy, load_taxonomy
@@ -23,8 +24,11 @@ from analysis.training import Corpus, TrainingConfig, train_model
 
 log = logging.getLogger(__name__)
 
-#: The label families of the shipped model, in the seed corpus's column names.
+#: The label families of the shipped model, in the seed corpus's column names (a street's history,
+#: ``minqing cases export``, carries these).
 FAMILIES = ("category", "intent", "urgency")
+#: The seed corpus also labels the resident's stance, for the polarity head.
+SEED_FAMILIES = (*FAMILIES, "polarity")
 # Seed posts are a line or two: a lead block would only repeat their character block. The learner and
 # block weights stay those the seed corpus was tuned with (real letters chose ridge; see README).
 DEFAULT_CONFIG = TrainingConfig(learner="svm", lead_chars=0, char_weight=1.0)
@@ -72,7 +76,8 @@ def read_corpus(
 def _digest() -> str:
     taxonomy = resources.files("analysis").joinpath("data/taxonomy.toml").read_bytes()
     vocabulary = resources.files("analysis").joinpath("data/seed_vocabulary.csv").read_bytes()
-    recipe = f"{FEATURE_VERSION}|{FORMAT_VERSION}|{DEFAULT_CONFIG!r}|".encode() + seed_corpus_text().encode()
+    recipe = f"{FEATURE_VERSION}|{FORMAT_VERSION}|{DEFAULT_CONFIG!r}|{SEED_FAMILIES}|stance-v1|".encode()
+    recipe += seed_corpus_text().encode()
     recipe += vocabulary + taxonomy
     return hashlib.sha256(recipe).hexdigest()[:16]
 
@@ -108,15 +113,19 @@ def build_default_model(extra: Corpus | None = None, meta: dict[str, str] | None
     ``extra`` adds a deployment's own labelled posts (``minqing cases export``) to the seed posts, so
     a street office's model learns its residents' words and its officers' corrections.
     """
-    seed = read_corpus(seed_corpus_text(), label_cols=FAMILIES)
+    seed = read_corpus(seed_corpus_text(), label_cols=SEED_FAMILIES)
+    # P(polarity | intent) from our own labels: how the classifier lets intent inform polarity.
+    prior = stance_prior(seed.labels["intent"], seed.labels["polarity"])
     if extra is not None:
+        blank = ("",) * len(extra.texts)  # a street's history has no polarity labels
         seed = Corpus(
             texts=seed.texts + extra.texts,
             tokens=seed.tokens + extra.tokens,
-            labels={family: seed.labels[family] + extra.labels[family] for family in FAMILIES},
+            labels={family: seed.labels[family] + extra.labels.get(family, blank) for family in SEED_FAMILIES},
         )
     corpus = _with_vocabulary(seed, load_taxonomy(), seed_vocabulary())
-    return train_model(corpus, DEFAULT_CONFIG, meta=meta or {"source": "seed_corpus.csv", "digest": _digest()})
+    info = meta or {"source": "seed_corpus.csv", "digest": _digest()}
+    return train_model(corpus, DEFAULT_CONFIG, meta={**info, "stance_prior": json.dumps(prior, sort_keys=True)})
 
 
 def load_default_model() -> LinearModel:

@@ -76,8 +76,16 @@ def lexicon() -> _Lexicon:
     )
 
 
-def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
-    """Score ``tokens`` (jieba words of ``text``) for tone, strength and emotions."""
+#: Emotions that contradict a stance: a complaint's 希望 or 方便 is no joy.
+_CONTRARY = {"negative": frozenset({"joy", "good"}), "positive": frozenset({"anger", "disgust"})}
+
+
+def analyse_sentiment(text: str, tokens: list[str], stance: str = "") -> Sentiment:
+    """Score ``tokens`` (jieba words of ``text``) for tone, strength and emotions.
+
+    ``stance`` is the polarity a model (or the post's intent) already decided; the lexicons then only
+    measure how strongly it is held and which emotions show. Without one, the lexicons decide.
+    """
     lex = lexicon()
     positive = negative = 0.0
     emotion_hits: dict[str, int] = {}
@@ -101,7 +109,15 @@ def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
             emotion_hits[emotion] = emotion_hits.get(emotion, 0) + 1
     anger = emotion_hits.get("anger", 0) + emotion_hits.get("disgust", 0)
     boost = 0.5 * len(_REPEAT.findall(text)) + 0.5 * len(_EXCLAIM.findall(text)) + 0.3 * anger
-    if negative > positive or (negative == positive and negative > 0 and boost > 0):
+    if stance:
+        polarity = stance
+        if stance == "negative":
+            score = 1.0 + max(0.0, negative - positive) + boost
+        elif stance == "positive":
+            score = 1.0 + max(0.0, positive - negative)
+        else:
+            score = 0.0
+    elif negative > positive or (negative == positive and negative > 0 and boost > 0):
         polarity, score = "negative", negative - positive + boost
     elif positive > negative:
         polarity, score = "positive", positive - negative
@@ -110,5 +126,7 @@ def analyse_sentiment(text: str, tokens: list[str]) -> Sentiment:
     else:
         polarity, score = "neutral", 0.0
     intensity = round(min(1.0, score / 4.0), 3)
-    emotions = tuple(sorted(emotion_hits, key=lambda e: (-emotion_hits[e], e))) if emotion_hits else ()
+    contrary = _CONTRARY.get(polarity, frozenset())
+    kept = {e: n for e, n in emotion_hits.items() if e not in contrary}
+    emotions = tuple(sorted(kept, key=lambda e: (-kept[e], e))) if kept else ()
     return Sentiment(polarity=polarity, intensity=intensity, emotions=emotions)
