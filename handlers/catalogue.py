@@ -490,3 +490,9 @@ WECHAT_RATE_HINT = "也可以直接回复：评价 {code} 满意 / 基本满意 
 WECOM_UNSUPPORTED = "暂时只能处理文字、语音和图片消息 🙏 请@我并用文字描述一下您遇到的问题，比如“3幢楼道灯坏了”。"
 WECOM_CARD_TITLE = "请为本次办理评价"
 WECOM_RATE_HINT = "也可以@我回复：/rate {code} 满意 / 基本满意 / 不满意"
+
+# --- issue 12: sure-or-ask categories -------------------------------------------------------------
+CATEGORY_CONFIRMED = "已确认诉求 {code} 的类别为“{category}”。谢谢，系统会从您的确认中学习。"
+#: Shown beside a category the model was unsure of, until an officer confirms it.
+UNCONFIRMED_MARK = "（待确认）"
+

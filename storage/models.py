@@ -239,6 +239,12 @@ class Case(SQLModel, table=True):
     polarity: str = Field(max_length=16)
     intensity: float = 0.0
     confidence: float = 0.0
+    # Issue 12: the emotions the lexicon found (comma-separated, strongest first); the model's own
+    # category and its top three as "code:p,code:p,code:p"; whether an officer has yet to confirm it.
+    emotions: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    model_category: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+    alternatives: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
+    unconfirmed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     keywords: str = Field(default="", max_length=512)
     address: str = Field(default="", max_length=128)
     status: str = Field(default=CaseStatus.RECEIVED, max_length=16, index=True)

@@ -102,13 +102,18 @@ def on_category(call: Call) -> list[OutgoingMessage]:
     taxonomy = call.services.taxonomy
     category = category_named(taxonomy, wanted)
     old = taxonomy.category(case.category)
-    if category.code == old.code:
+    if category.code == old.code and not case.unconfirmed:
         raise BadInput(catalogue.SAME_CATEGORY.format(code=case.code, category=old.name))
+    confirming = category.code == old.code  # 待确认 and the officer agrees with the model
     case.category = category.code
+    case.unconfirmed = False
     lifecycle.move(
-        call.session, case, event="recategorised", detail=f"{old.name} → {category.name}", now=call.now,
+        call.session, case, event="recategorised", now=call.now,
+        detail=f"确认 {category.name}" if confirming else f"{old.name} → {category.name}",
         officer_id=call.officer.id,
     )  # fmt: skip
+    if confirming:
+        return [call.answer(catalogue.CATEGORY_CONFIRMED.format(code=case.code, category=category.name))]
     return [call.answer(catalogue.RECATEGORISED_OK.format(code=case.code, old=old.name, new=category.name))]
 
 
