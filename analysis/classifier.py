@@ -198,6 +198,7 @@ class Stance:
         table = [[prior.get(i, uniform).get(code, 0.0) for code in polarity.classes] for i in intent.classes]
         self._prior = np.asarray(table, dtype=np.float64)
         self._negative = polarity.classes.index("negative") if "negative" in polarity.classes else -1
+        self._praise = intent.classes.index("praise") if "praise" in intent.classes else -1
 
     def many(self, numerators: NDArray[np.float64], texts: Sequence[str]) -> list[tuple[str, float]]:
         """(polarity, probability) for every row of a batch's numerators."""
@@ -209,8 +210,10 @@ class Stance:
         joint = np.sqrt(words) * mixed
         if self._negative >= 0:
             # A third expert: words that voice dissatisfaction ("太乱了", "还没修") make a question or a
-            # suggestion negative, as TAXONOMY.md reads it.
+            # suggestion negative, as TAXONOMY.md reads it; a thank-you that recalls the problem stays praise.
             cues = np.fromiter((_DISSATISFIED.search(t) is not None for t in texts), dtype=np.float64, count=len(texts))
+            if self._praise >= 0:
+                cues *= intents[:, self._praise] / intents.sum(axis=1) < 0.5
             joint[:, self._negative] *= DISSATISFACTION_RATIO**cues
         joint /= joint.sum(axis=1, keepdims=True)
         best = joint.argmax(axis=1)
@@ -381,7 +384,8 @@ def apply_layers(labels: Labels, text: str, taxonomy: Taxonomy) -> Labels:
         signal = chatter_signal(lowered)
         if signal is True and "chatter" in intents:
             intent, matter, urgency, rule = "chatter", min(matter, 0.1), least_urgent, ""
-            polarity = "neutral" if polarity and labels.intent != "chatter" else polarity
+            if labels.intent != "chatter":
+                polarity = ""  # the model read it as a matter; small talk's tone is the lexicons' to say
         elif signal is False:
             matter = max(matter, 0.9)
             if intent == "chatter" and "complaint" in intents:
