@@ -6,6 +6,7 @@ weighted by length (longer cues are more specific). A trained model implements t
 """
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -15,13 +16,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.model import Head, LinearModel
-from analysis.safety import assess
+from analysis.patterns import compile_cues
+from analysis.safety import assess, excused
 from analysis.taxonomy import Taxonomy
 from analysis.triage import chatter_signal
 
 #: The model's probability of the most urgent level above which we call it that level anyway:
 #: a missed fire costs far more than an officer checking a false alarm.
 CRITICAL_FLOOR = 0.25
+
+#: The model's probability of "critical" it needs to call a post critical on its own, when the
+#: life-safety layer finds no danger it can name (below it the post is high).
+MODEL_CRITICAL_ALONE = 0.6
 
 #: A family's best label, its probability, and the probability of one label to watch.
 _Top = tuple[str, float, float]
@@ -81,6 +87,7 @@ class KeywordClassifier:
                 self._owners.setdefault(word, []).append(("urgency", urgency.code))
         self._regex = _pattern(set(self._owners))
         self._rank = taxonomy.urgency_rank
+        self._layers = Layers(taxonomy)
 
     def _hits(self, text: str) -> dict[str, dict[str, float]]:
         scores: dict[str, dict[str, float]] = {"category": {}, "intent": {}, "urgency": {}}
@@ -112,7 +119,7 @@ class KeywordClassifier:
         if urgency in self._critical_codes():
             matter = 1.0
         labels = Labels(category, category_confidence, intent, intent_confidence, urgency, round(matter, 3))
-        return apply_layers(labels, text, tax)
+        return self._layers.apply(labels, text)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
         return [self.classify(text, words) for text, words in zip(texts, tokens, strict=True)]
@@ -174,7 +181,7 @@ POLARITIES = ("negative", "neutral", "positive")
 #: How much a word of dissatisfaction multiplies the odds of "negative": enough to turn a question or a
 #: suggestion (prior odds about 1:7 and 1:14 on the seed corpus) but not praise (1:120).
 DISSATISFACTION_RATIO = 500.0
-_DISSATISFIED = re.compile(
+_DISSATISFIED = compile_cues(
     r"太乱|太脏|太差|太吵|太臭|太黑|太贵|太慢|太难|太过分|很乱|很脏|很差|很吵|很臭|不方便|不安全|不合理|不满|不像话|"
     r"臭|吵死|脏乱|乱七八糟|坏了|坏掉|漏水|堵了|没人管|没人修|没人理|不作为|敷衍|推诿|踢皮球|还没|一直没|到现在|"
     r"又[坏停漏堵涨]|三天两头|凭什么|为什么还|怎么还|怎么又|到底|受不了|烦死|气死|难闻|扰民|拖欠|乱收费|"
@@ -197,8 +204,25 @@ class Stance:
         uniform = dict.fromkeys(POLARITIES, 1.0 / len(POLARITIES))
         table = [[prior.get(i, uniform).get(code, 0.0) for code in polarity.classes] for i in intent.classes]
         self._prior = np.asarray(table, dtype=np.float64)
+        self._prior_rows = table
         self._negative = polarity.classes.index("negative") if "negative" in polarity.classes else -1
         self._praise = intent.classes.index("praise") if "praise" in intent.classes else -1
+
+    def one(self, numerators: list[float], text: str) -> tuple[str, float]:
+        """``many`` for one post's numerators (a list, as ``LinearModel.numerators`` gives them)."""
+        words = numerators[self._polarity.start : self._polarity.stop]
+        intents = numerators[self._intent.start : self._intent.stop]
+        total = sum(intents)
+        share = [weight / total for weight in intents]
+        joint = [
+            math.sqrt(word) * sum(p * row[k] for p, row in zip(share, self._prior_rows, strict=True))
+            for k, word in enumerate(words)
+        ]
+        praise = share[self._praise] if self._praise >= 0 else 0.0
+        if self._negative >= 0 and praise < 0.5 and _DISSATISFIED.search(text) is not None:
+            joint[self._negative] *= DISSATISFACTION_RATIO
+        best = max(range(len(joint)), key=joint.__getitem__)
+        return self._polarity.classes[best], joint[best] / sum(joint)
 
     def many(self, numerators: NDArray[np.float64], texts: Sequence[str]) -> list[tuple[str, float]]:
         """(polarity, probability) for every row of a batch's numerators."""
@@ -242,6 +266,7 @@ class TrainedClassifier:
         self.model = model
         self.taxonomy = taxonomy
         self._keywords = KeywordClassifier(taxonomy)
+        self._layers = Layers(taxonomy)
         self._rules = UrgencyRules(taxonomy)
         self._rank = taxonomy.urgency_rank
         self._most_urgent = taxonomy.urgencies[0].code if taxonomy.urgencies else ""
@@ -269,7 +294,13 @@ class TrainedClassifier:
         return self._category_family is not None and self._has_intent and self._has_urgency
 
     def classify(self, text: str, tokens: list[str]) -> Labels:
-        return self.classify_many([text], [tokens])[0]
+        # One post in plain Python: NumPy's per-call overhead would cost more than the arithmetic.
+        weights, evidence = self.model.numerators(text, tokens)
+        category, intent, urgency = (_top(weights, h, watch) if h else None for h, watch in self._watched_heads())
+        stance = self._stance.one(weights, text) if self._stance else None
+        head = self._category_head
+        alternatives = _alternatives(weights, head) if head else ()
+        return self._labels(text, tokens, evidence, category, intent, urgency, stance, alternatives)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:
         numerators, evidence = self.model.numerators_many(texts, tokens)
@@ -334,7 +365,7 @@ class TrainedClassifier:
             polarity_confidence=round(polarity_confidence, 3),
             alternatives=alternatives,
         )
-        return apply_layers(labels, text, self.taxonomy)
+        return self._layers.apply(labels, text)
 
     def _urgency(self, text: str, predicted: _Top | None, fallback: Labels | None) -> tuple[str, float, str]:
         if predicted is not None:
@@ -354,59 +385,89 @@ class TrainedClassifier:
 _CALM_INTENTS = frozenset({"praise", "question", "suggestion", "chatter"})
 
 
-def apply_layers(labels: Labels, text: str, taxonomy: Taxonomy) -> Labels:
+class Layers:
     """The life-safety and chatter layers over a model's labels (see ``analysis.safety``/``triage``).
 
     A present risk to life is critical and a matter, whatever the model said; a mention in the past,
     in thanks or in a drill is not urgent; praise is never high or critical; chatter the rules
     recognise is chatter, and a post asking for a fix is a matter.
     """
-    intents = {i.code for i in taxonomy.intents}
-    codes = [u.code for u in taxonomy.urgencies]
-    if not codes:
-        return labels
-    most_urgent, least_urgent = codes[0], codes[-1]
-    calm_floor = codes[min(2, len(codes) - 1)]  # "normal" in the default taxonomy
-    rank = taxonomy.urgency_rank
-    lowered = text.lower()
-    finding = assess(lowered)
-    intent, urgency, matter = labels.intent, labels.urgency, labels.matter_confidence
-    rule, polarity = labels.urgency_rule, labels.polarity
-    if finding.critical:
-        urgency, rule, matter = most_urgent, finding.cue, 1.0
-        if intent in _CALM_INTENTS and "help" in intents:
-            intent = "help"  # someone in danger is never small talk, nor a thank-you
-        polarity = "negative" if polarity else polarity
-    else:
-        urgent = rank.get(urgency, len(codes)) <= 1
-        if finding.not_real and urgent:
-            urgency, rule = (least_urgent if intent in _CALM_INTENTS else calm_floor), ""
-        signal = chatter_signal(lowered)
-        if signal is True and "chatter" in intents:
-            intent, matter, urgency, rule = "chatter", min(matter, 0.1), least_urgent, ""
-            if labels.intent != "chatter":
-                polarity = ""  # the model read it as a matter; small talk's tone is the lexicons' to say
-        elif signal is False:
-            matter = max(matter, 0.9)
-            if intent == "chatter" and "complaint" in intents:
-                intent = "complaint"
-        if intent == "praise" and rank.get(urgency, len(codes)) <= 1:
-            urgency, rule = least_urgent, ""
-    if urgency == most_urgent:
-        matter = 1.0  # danger found by the model or the taxonomy's keywords is filed, never small talk
-        if intent == "chatter" and "help" in intents:
-            intent = "help"
-    if (intent, urgency, matter, rule, polarity) == (
-        labels.intent,
-        labels.urgency,
-        labels.matter_confidence,
-        labels.urgency_rule,
-        labels.polarity,
-    ):
-        return labels
-    return replace(
-        labels, intent=intent, urgency=urgency, matter_confidence=round(matter, 3), urgency_rule=rule, polarity=polarity
-    )
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._intents = frozenset(i.code for i in taxonomy.intents)
+        codes = [u.code for u in taxonomy.urgencies] or [taxonomy.default_urgency]
+        self._most_urgent, self._least_urgent = codes[0], codes[-1]
+        self._second = codes[min(1, len(codes) - 1)]  # "high" in the default taxonomy
+        self._calm_floor = codes[min(2, len(codes) - 1)]  # "normal"
+        self._urgent = frozenset(codes[:2])
+        self._help = "help" if "help" in self._intents else ""
+        self._chatter = "chatter" if "chatter" in self._intents else ""
+        self._complaint = "complaint" if "complaint" in self._intents else ""
+
+    def apply(self, labels: Labels, text: str) -> Labels:
+        lowered = text.lower()
+        finding = assess(lowered)
+        intent, urgency, matter = labels.intent, labels.urgency, labels.matter_confidence
+        rule, polarity = labels.urgency_rule, labels.polarity
+        if finding.critical:
+            urgency, rule, matter = self._most_urgent, finding.cue, 1.0
+            if intent in _CALM_INTENTS and self._help:
+                intent = self._help  # someone in danger is never small talk, nor a thank-you
+            polarity = "negative" if polarity else polarity
+        else:
+            if urgency == self._most_urgent and not rule and labels.urgency_confidence < MODEL_CRITICAL_ALONE:
+                urgency = self._second  # the model alone, unsure, with no danger the rules can name
+            if urgency in self._urgent and (finding.not_real or excused(lowered)):
+                urgency, rule = (self._least_urgent if intent in _CALM_INTENTS else self._calm_floor), ""
+            signal = chatter_signal(lowered)
+            if signal is True and self._chatter:
+                intent, matter, urgency, rule = self._chatter, min(matter, 0.1), self._least_urgent, ""
+                if labels.intent != self._chatter:
+                    polarity = ""  # the model read it as a matter; small talk's tone is the lexicons' to say
+            elif signal is False:
+                matter = max(matter, 0.9)
+                if intent == self._chatter and self._complaint:
+                    intent = self._complaint
+            if intent == "praise" and urgency in self._urgent:
+                urgency, rule = self._least_urgent, ""
+        if urgency == self._most_urgent:
+            matter = 1.0  # danger found by the model or the taxonomy's keywords is filed, never small talk
+            if intent == self._chatter and self._help:
+                intent = self._help
+        if (intent, urgency, matter, rule, polarity) == (
+            labels.intent,
+            labels.urgency,
+            labels.matter_confidence,
+            labels.urgency_rule,
+            labels.polarity,
+        ):
+            return labels
+        return replace(
+            labels,
+            intent=intent,
+            urgency=urgency,
+            matter_confidence=round(matter, 3),
+            urgency_rule=rule,
+            polarity=polarity,
+        )
+
+
+def _top(numerators: list[float], head: Head, watch: str) -> _Top:
+    """A family's best label, its probability, and the probability of the label ``watch``."""
+    family = numerators[head.start : head.stop]
+    top = max(family)
+    total = sum(family)
+    watched = family[head.classes.index(watch)] / total if watch in head.classes else 0.0
+    return head.classes[family.index(top)], top / total, watched
+
+
+def _alternatives(numerators: list[float], head: Head, n: int = 3) -> tuple[tuple[str, float], ...]:
+    """``_alternatives_many`` for one post."""
+    family = numerators[head.start : head.stop]
+    total = sum(family)
+    # Best first, ties in class order (as the stable argsort of the batch path).
+    order = sorted(range(len(family)), key=lambda i: -family[i])[:n]
+    return tuple((head.classes[i], round(family[i] / total, 3)) for i in order)
 
 
 def _alternatives_many(numerators: NDArray[np.float64], head: Head, n: int = 3) -> list[tuple[tuple[str, float], ...]]:

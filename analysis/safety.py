@@ -15,11 +15,8 @@ someone for or says is over ("上次水管爆了谢谢师傅"), a hypothetical o
 import re
 from dataclasses import dataclass
 
-# A person: anyone a resident might name in a hurry.
-_PERSON = (
-    r"(?:人|有人|一个人|男的|女的|男子|女子|男人|女人|小伙|姑娘|老人|老太太|老太|老头|老大爷|大爷|大妈|阿姨|"
-    r"奶奶|爷爷|外婆|外公|姥姥|姥爷|小孩|孩子|小朋友|娃|儿子|女儿|闺女|宝宝|学生|邻居|住户|租户|他|她)"
-)
+from analysis.patterns import compile_cues
+
 _KIN = (
     r"(?:老人|老太太|老太|老头|老大爷|大爷|奶奶|爷爷|外婆|外公|姥姥|姥爷|爸|妈|父亲|母亲|小孩|孩子|小朋友|娃|"
     r"儿子|女儿|闺女|宝宝|学生|老伴|妻子|老婆|丈夫|老公)"
@@ -40,8 +37,9 @@ _FALLING = (
 _CRITICAL: tuple[tuple[str, str], ...] = (
     (
         "height",
-        rf"{_PERSON}.{{0,10}}(?:坐|站|蹲|趴|爬|挂|翻|骑)(?:在|到|上|出)?.{{0,8}}{_HEIGHT}"
-        rf"|{_HEIGHT}.{{0,8}}(?:坐着|站着|蹲着|趴着|挂着|有人|有个人)"
+        # a posture on a height implies a person: no need to find who first
+        rf"(?:坐|站|蹲|趴|爬|挂|翻|骑)(?:在|到|上|出)?.{{0,8}}{_HEIGHT}"
+        rf"|{_HEIGHT}.{{0,8}}(?:坐着|站着|蹲着|趴着|挂着)"
         r"|要跳楼|想跳楼|跳楼|要跳下去|想跳下去|跳下去|要跳河|跳河|跳江|跳湖",
     ),
     (
@@ -55,13 +53,13 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
     ),
     (
         "collapsed",
-        r"晕倒|昏倒|晕过去|昏过去|昏迷|倒地|倒在地|倒在路|倒在楼|躺在地上不动|不省人事|叫不醒|喊不醒|没反应了|"
+        r"晕倒|昏倒|晕过去|昏过去|昏迷|倒地(?:不起|了|上|昏迷|抽搐|不动)|倒在地|倒在路|倒在楼|躺在地上不动|不省人事|叫不醒|喊不醒|没反应了|"
         r"没有反应|没气了|没呼吸|不喘气|心脏骤停|抽搐|口吐白沫|抽过去|摔倒.{0,6}(?:起不来|爬不起来|不动|流血)|"
         r"流了很多血|满脸是血|大出血|头破血流",
     ),
     (
         "trapped",
-        r"被困|困住|困在|关在电梯|卡在电梯|电梯.{0,6}(?:困|关|卡)(?:了|住)?.{0,4}(?:人|我|孩子|老人)|"
+        r"被困|困住|困在|关在电梯|卡在电梯|电梯.{0,6}(?:困|关|卡)(?!过)(?:了|住)?.{0,4}(?:人|我|孩子|老人)|"
         r"(?:人|我|孩子|小孩|老人|宝宝|娃).{0,4}出不来|电梯.{0,6}出不来|被埋|压在下面|被压住|锁在车里|锁在家里|反锁在",
     ),
     (
@@ -89,13 +87,14 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         "electricity",
         r"触电|电到人|被电到|被电了|被电击|电击|漏电.{0,8}(?:人|孩子|麻|电到)|"
         r"电线.{0,8}(?:冒火|火花|着火|掉下来|垂下来|落地|掉在地上|断了|耷拉|泡在水里)|打火花|冒火花|冒电火花|"
+        r"(?:灯座|插座|电线|电箱|开关|电表|配电).{0,8}(?:进水|漏水|往下流|流水|滴水|泡水|泡在水)|"
         r"电箱.{0,4}(?:冒|响|着|烧)|配电[箱房].{0,6}(?:冒|响|着|烧|爆)|高压线.{0,8}(?:断|掉|垂|落|碰)",
     ),
     (
         "falling",
         rf"{_FALLING_THING}.{{0,10}}{_FALLING}|(?:外墙|瓷砖|外墙砖|墙砖|玻璃|广告牌|招牌)(?:大面积|成片)?脱落|"
         r"(?:悬|挂|吊|耷拉)(?:在|着).{0,8}(?:头顶|路上|上方|半空|人行道|路中间|过道上)|"
-        r"(?:头顶|上方|半空).{0,6}(?:悬|挂|吊)着|高空抛物|高空坠物|往下扔|扔下来|楼上.{{0,6}}扔.{{0,6}}(?:砖|瓶|刀|东西)",
+        r"(?:头顶|上方|半空).{0,6}(?:悬|挂|吊)着|高空坠物",
     ),
     (
         "manhole",
@@ -105,43 +104,44 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
     ),
     (
         "flood",
-        r"水淹|被淹|淹了|淹到|淹没|倒灌|洪水|内涝|水漫|漫进|漫上来|积水.{0,8}(?:齐腰|没过|到膝盖|到腰|一米|半米|很深|"
-        r"越来越深|进屋|进家)|进水.{0,8}(?:很深|到膝盖|到腰|出不去)|水位.{0,4}(?:上涨|涨)|山洪|泥石流",
+        r"水淹|被淹|淹了|淹到|淹没|倒灌|洪水|内涝|漫进(?:屋|家|楼|车库)|水漫过|漫上来|积水.{0,8}(?:齐腰|没过|到膝盖|到腰|一米|半米|很深|"
+        r"越来越深|进屋|进家)|进水.{0,8}(?:很深|到膝盖|到腰|出不去)|车库.{0,4}进水|水.{0,6}没过(?:轮胎|膝盖|腰|小腿|脚踝|车|门槛)|水位.{0,4}(?:上涨|涨)|山洪|泥石流",
     ),
     (
         "collapse",
-        r"坍塌|倒塌|塌了|塌下来|要塌|快塌|垮了|要垮|塌方|墙倒|楼歪|房子歪|裂缝.{0,8}(?:越来越大|变大|掉渣|咔咔响)|"
-        r"开裂.{0,6}(?:越来越|掉渣|响)",
+        r"坍塌|倒塌|塌了(?!一块|一点|一角)|塌下来|要塌|快塌|垮了|要垮|塌方|墙倒|楼歪|房子歪",
     ),
 )
 
 #: Signs that the danger is still there: they outweigh every "not an emergency" context.
-_STILL = re.compile(
+_STILL = compile_cues(
     r"正在|还在|仍在|仍然|依然|此刻|一直在|越来越|又[着冒起漏掉塌晕倒]|又开始|救命|快来|快点来|快打|快报警|"
     r"赶紧|赶快|速来|立刻|来人|谁来|报警|打119|打120|打110|现在还|现在又|到现在"
 )
 #: Softer signs of the present, which a thank-you for a danger that is over outweighs.
-_NOW = re.compile(r"现在|刚刚|刚才|目前|马上|就在|今天|今晚|今早")
+_NOW = compile_cues(r"现在|刚刚|刚才|目前|马上|就在|今天|今晚|今早")
 #: The danger is told in the past ...
-_PAST = re.compile(
+_PAST = compile_cues(
     r"上次|上回|之前|以前|前段时间|前阵子|前些天|前几天|上个月|上周|上星期|去年|前年|那次|那天|当时|曾经"
 )
 #: ... or is over.
-_OVER = re.compile(
+_OVER = compile_cues(
     r"已经修好|已修好|修好了|处理好了|处理完了|解决了|已经好了|恢复了|救出来了|救了出来|扑灭了|灭了|没事了|"
     r"平安|脱险|送医|找到了|找回来|送回来|送回家"
 )
-_THANKS = re.compile(r"谢谢|感谢|多谢|辛苦了|点赞|表扬|好样的|致敬|锦旗|给力|及时赶到|及时处理|多亏")
+_THANKS = compile_cues(r"谢谢|感谢|多谢|辛苦了|点赞|表扬|好样的|致敬|锦旗|给力|及时赶到|及时处理|多亏")
 #: A drill, a lesson or a story about danger rather than danger itself.
-_NOT_REAL = re.compile(
+_NOT_REAL = compile_cues(
     r"演练|演习|培训|讲座|宣传|科普|知识|常识|课堂|课程|安全教育|防范意识|逃生路线|应急预案|预案|模拟|"
     r"防火月|消防日|安全月|检查日|小贴士|注意事项|电影|电视剧|新闻里|视频里|游戏|小说"
 )
 #: A hypothetical opened before the alarming words, in the same sentence.
-_IF = re.compile(r"(?:如果|万一|假如|假设|要是|一旦|以防)[^。！？!?]*$")
+_IF = re.compile(r"(?:如果|万一|假如|假设|要是|一旦|以防|就能|就会|容易|可能|迟早|早晚|哪天|小心)[^。！？!?]*$")
 _DENIED = re.compile(r"(?:没有|没|不是|并非|并没有|无)(?:闻到|看到|发现)?.{0,2}$")
 
-_HAZARDS = tuple((name, re.compile(pattern)) for name, pattern in _CRITICAL)
+_HAZARDS = tuple((name, compile_cues(pattern)) for name, pattern in _CRITICAL)
+#: Every hazard in one search: most posts have none, and this says so in one pass.
+_ANY_HAZARD = compile_cues("|".join(f"(?:{pattern})" for _, pattern in _CRITICAL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ class SafetyFinding:
     #: The hazard found (``fire``, ``height``, ...) with the words that showed it, or empty.
     hazard: str = ""
     cue: str = ""
-    #: The post talks about danger in a past, thankful, hypothetical or drill context.
+    #: The alarming words found are in a past, thankful, hypothetical or drill context.
     not_real: bool = False
 
     @property
@@ -177,6 +177,8 @@ def excused(text: str, before: str = "") -> bool:
 
 def assess(text: str) -> SafetyFinding:
     """The first present risk to life in ``text`` (lower-cased, NFKC-cleaned post text), if any."""
+    if _ANY_HAZARD.search(text) is None:
+        return SafetyFinding()  # no alarming words: whether the context would excuse them is moot
     excused_finding: SafetyFinding | None = None
     for name, pattern in _HAZARDS:
         for match in pattern.finditer(text):
@@ -187,4 +189,4 @@ def assess(text: str) -> SafetyFinding:
                 excused_finding = excused_finding or SafetyFinding(hazard=name, cue=match.group(0), not_real=True)
                 continue
             return SafetyFinding(hazard=name, cue=match.group(0))
-    return excused_finding or SafetyFinding(not_real=excused(text))
+    return excused_finding or SafetyFinding()

@@ -8,7 +8,8 @@ sign of chatter.
 """
 
 import re
-import unicodedata
+
+from analysis.patterns import compile_cues
 
 #: A whole post that only acknowledges, agrees or greets (short, nothing else in it).
 _ONLY = re.compile(
@@ -18,16 +19,15 @@ _ONLY = re.compile(
     r"过年好|节日快乐|新年快乐|中秋快乐|春节快乐|端午快乐|国庆快乐|周末愉快|生日快乐|恭喜|恭喜恭喜|哈哈|呵呵|"
     r"好的谢谢|好的收到|收到谢谢|谢谢大家|谢谢提醒|感谢提醒|感谢分享|谢谢分享|路过|围观|来了|在|在的|不客气|客气了)"
     r"[啊呀哈了的啦哦喔嘛呢吧哟呦噢～~！!。.，,…\s]*$",
-    re.IGNORECASE,
 )
 #: Signs of chatter anywhere in a post.
-_CHATTER = re.compile(
+_CHATTER = compile_cues(
     # replies to other members
     r"同意楼上|楼上说得对|楼上说的对|楼上说得好|支持楼上|顶楼上|赞同楼上|跟楼上|楼上\+1|楼上正解|说得对|说的对|"
     r"说得好|说的好|我也这么觉得|我也这样觉得|有道理|哈哈哈|笑死|"
     # "I'll go and have a look", plans among members
     r"我(?:明天|明早|待会儿?|等会儿?|一会儿?|回头|下午|晚上|马上|这就)?(?:去|过去|下去)(?:看看|瞧瞧|问问|看一下|瞅瞅)|"
-    r"一起去|约一下|约起来|有空一起|"
+    r"一起去|约一下|约起来|有空一起|蹲一个|拼车|股票|基金|这天(?:太)?(?:热|冷)|热死了|冷死了|"
     # greetings and wishes
     r"早上好|早安|晚安|大家好|新年快乐|节日快乐|中秋快乐|春节快乐|周末愉快|生日快乐|吃了吗|吃了没|"
     # ads and selling
@@ -42,28 +42,32 @@ _CHATTER = re.compile(
     # forwarded notices and news
     r"转发|转自|转载|扩散|来源[:：]|【[^】]{0,12}】|温馨提示|特此通知|特此公告|敬请|届时|请相互转告|相互转告|"
     r"公众号|朋友圈|视频号|抖音|帮忙投|投一票|打卡|红包|表情包",
-    re.IGNORECASE,
 )
 #: Signs of a matter: something to fix, stop or answer. Any one of them keeps a post a matter.
-_MATTER = re.compile(
+_MATTER = compile_cues(
     r"坏了|坏掉|损坏|不亮|不通|修一下|修修|维修|报修|来修|没人修|漏水|渗水|堵了|堵住|堵塞|臭|吵|噪音|扰民|"
     r"没人管|有人管|管管|管一管|管一下|投诉|举报|反映|反应一下|处理一下|处理下|尽快处理|解决一下|请.{0,6}(?:处理|解决|安排|来|派)|"
     r"整改|清理一下|清一下|派人|来人|求助|帮帮|帮忙看|帮忙处理|停水|停电|没水|没电|断水|断电|停气|没暖气|暖气不热|"
     r"占用|占道|乱停|乱扔|乱倒|乱搭|违建|违章|乱贴|小广告贴|危险|隐患|不安全|安全隐患|受不了|太过分|"
     r"什么时候(?:修|来|处理|解决|恢复|能)|多久(?:能|才)|怎么还|为什么还|凭什么|咋还|还没(?:修|处理|解决|来)|"
     r"能不能(?:修|处理|管|解决|清理|安排|派)|可以(?:修|处理|管)一下|麻烦(?:物业|社区|网格员|师傅)|网格员|居委会|"
-    r"被偷|偷了|被骗|诈骗|骗子|欠薪|拖欠",
+    r"被偷|偷了|被骗|诈骗|骗子|欠薪|拖欠|就没了|被拿走|被人拿|丢了[两几三四]次|又丢|没反应|扣了钱|钱扣了|"
+    r"短斤少两|缺斤少两|坑人|宰客|失业|就业|能不能|能否|可不可以|有没有什么|"
+    r"多亏|辛苦你们|(?:谢谢|感谢)(?:网格员|社区|物业|师傅|保安|书记|居委会|志愿者|民警|医生)",
 )
 #: Notices and adverts carry the "matter" words of what they announce ("明天停水"); these show the
 #: post itself is the announcement.
-_NOTICE = re.compile(r"^【|温馨提示|将于|定于|届时|敬请|特此|请各位|请广大|相互转告|转发|转自")
-#: ... unless the poster complains about it.
-_COMPLAINT = re.compile(r"投诉|举报|反映|没人管|还没|又|怎么|为什么|凭什么|几天了|太|\?|？")
+_NOTICE = compile_cues(r"^【|温馨提示|将于|定于|届时|敬请|特此|请各位|请广大|相互转告|转发|转自")
+#: ... unless the poster complains about it or thanks someone for it.
+_COMPLAINT = compile_cues(r"投诉|举报|反映|没人管|还没|又|怎么|为什么|凭什么|几天了|太|\?|？|谢谢|感谢|多亏|辛苦")
+
+
+_WORD = re.compile(r"[^\W_]")
 
 
 def has_words(text: str) -> bool:
     """True when the text has a letter or digit of any script (not only emoji, punctuation, symbols)."""
-    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+    return _WORD.search(text) is not None
 
 
 def chatter_signal(text: str) -> bool | None:
