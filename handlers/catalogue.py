@@ -496,3 +496,24 @@ CATEGORY_CONFIRMED = "已确认诉求 {code} 的类别为“{category}”。谢�
 #: Shown beside a category the model was unsure of, until an officer confirms it.
 UNCONFIRMED_MARK = "（待确认）"
 
+#: The lexicon's emotion families (analysis.sentiment.EMOTIONS) as a leader reads them.
+EMOTION_NAMES = {
+    "anger": "愤怒",
+    "sadness": "悲伤",
+    "fear": "担忧",
+    "disgust": "厌恶",
+    "joy": "喜悦",
+    "good": "认可",
+    "surprise": "惊讶",
+}
+
+
+def emotions_line(emotions: tuple[tuple[str, int], ...], total: int) -> str:
+    """The commonest emotions of the period (each case counted by its strongest), at most four."""
+    parts = [f"{EMOTION_NAMES.get(code, code)} {percent(count, total)}" for code, count in emotions[:4]]
+    return "  主要情绪：" + "，".join(parts) + "。"
+
+
+def confirmation_line(unconfirmed: int, total: int) -> str:
+    """How many of the period's cases still wait for an officer to confirm their category."""
+    return f"  类别已确认 {total - unconfirmed} 件，待确认 {unconfirmed} 件。"

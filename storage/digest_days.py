@@ -36,10 +36,10 @@ NO_TIME = np.iinfo(np.int64).min
 #: A day is stored only if none of its cases changed within this long before the build.
 QUIET = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FORMAT = 2
+_FORMAT = 3  # 3: each case's strongest emotion and whether its category is confirmed (issue 12)
 
 #: Text columns kept as codes into a per-day vocabulary (NULL, and an empty address, are -1).
-TEXT_FIELDS = ("category", "intent", "polarity", "urgency", "rating", "address")
+TEXT_FIELDS = ("category", "intent", "polarity", "urgency", "rating", "address", "emotion", "confirmation")
 ID_FIELDS = ("case", "community", "grid", "assignee", "household")
 MINUTES = ("reply", "resolve")
 IntArray = NDArray[np.int64]
@@ -251,7 +251,7 @@ def _remap(
 
 _COLUMNS = (
     "id, community_id, grid_id, assignee_id, household_id, category, intent, polarity, urgency, rating, address,"
-    " intensity, keywords"
+    " emotions, CASE WHEN unconfirmed THEN 'unconfirmed' ELSE 'confirmed' END, intensity, keywords"
 )
 # The changed cases of a day, found in the created_at index alone (it carries updated_at and the
 # id), then read by id: filtering the day's rows on updated_at would read every one of them.
@@ -362,9 +362,12 @@ def _facts(
     vocab: dict[str, list[str]] = {}
     codes: dict[str, IntArray] = {}
     for i, name in enumerate(TEXT_FIELDS, start=5):
-        codes[name], vocab[name] = _encode(columns[i], blank_is_missing=name == "address")
+        values = columns[i]
+        if name == "emotion":  # the case's comma list, strongest first: the digest counts the strongest
+            values = tuple(str(raw).split(",", 1)[0] if raw else "" for raw in values)
+        codes[name], vocab[name] = _encode(values, blank_is_missing=name in ("address", "emotion"))
     # Keywords: each case's comma list, counted once per case.
-    lists = [str(raw).split(",") if raw else [] for raw in columns[12]]
+    lists = [str(raw).split(",") if raw else [] for raw in columns[14]]
     owner = np.repeat(np.arange(len(lists), dtype=np.int64), [len(words) for words in lists])
     flat = [w.strip() for w in chain.from_iterable(lists)]
     word, words = _encode(flat)
@@ -372,7 +375,7 @@ def _facts(
     pairs = np.unique(owner[present] * max(len(words), 1) + word[present])
     vocab["keyword"] = words
     times: dict[str, IntArray] = {}
-    for i, name in enumerate(_TIMES, start=13):
+    for i, name in enumerate(_TIMES, start=15):
         if text_times:
             times[name] = np.array(columns[i], dtype="datetime64[us]").astype(np.int64)  # NULL -> NaT = NO_TIME
         else:
@@ -387,7 +390,7 @@ def _facts(
             "reply": _minutes(times["first_replied_at"], created),
             "resolve": _minutes(times["resolved_at"], created),
         },
-        intensity=np.array(columns[11], dtype=np.float64),
+        intensity=np.array(columns[13], dtype=np.float64),
         keyword_case=pairs // max(len(words), 1),
         keyword=pairs % max(len(words), 1),
     )

@@ -138,7 +138,9 @@ def test_alternatives_are_three_best_first(trained: Analyzer) -> None:
     probabilities = [p for _, p in analysis.alternatives]
     assert len(analysis.alternatives) == 3
     assert probabilities == sorted(probabilities, reverse=True)
-    assert analysis.alternatives[0] == (analysis.category, pytest.approx(analysis.confidence, abs=0.001))
+    best, p = analysis.alternatives[0]
+    assert best == analysis.category
+    assert p == pytest.approx(analysis.confidence, abs=0.001)
     row = analysis.as_dict()
     assert row["alternatives"] == [{"category": c, "p": p} for c, p in analysis.alternatives]
     assert isinstance(row["needs_confirmation"], bool)

@@ -104,6 +104,10 @@ class DigestBuilder:
             grids=_outcomes(groups.grids, previous.by_grid),
             officers=_outcomes(groups.officers, {}),
             warnings=self._warnings(counts, history),
+            emotions=_emotions(facts),
+            unconfirmed=int(
+                np.count_nonzero(facts.codes["confirmation"] == facts.code_of("confirmation", "unconfirmed"))
+            ),
         )
 
     def period_counts(
@@ -314,3 +318,11 @@ def _outcomes(table: dict[str, list[int]], previous: dict[str, int]) -> tuple[Ou
 
 def _median(minutes: NDArray[np.float64]) -> float | None:
     return float(np.median(minutes)) if minutes.shape[0] else None
+
+
+def _emotions(facts: Facts) -> tuple[tuple[str, int], ...]:
+    """Each case's strongest emotion, counted over the period, commonest first (ties by name)."""
+    codes = facts.codes["emotion"]
+    counts = np.bincount(codes[codes >= 0], minlength=len(facts.vocab["emotion"]))
+    found = [(facts.vocab["emotion"][i], int(n)) for i, n in enumerate(counts.tolist()) if n]
+    return tuple(sorted(found, key=lambda item: (-item[1], item[0])))

@@ -95,6 +95,10 @@ class DigestFigures:
     grids: tuple[Outcome, ...]
     officers: tuple[Outcome, ...]
     warnings: tuple[EarlyWarning, ...]
+    #: Issue 12: each emotion (the strongest a case showed) with its count among the period's cases, commonest
+    #: first; and how many cases still wait for an officer to confirm the category (待确认).
+    emotions: tuple[tuple[str, int], ...] = ()
+    unconfirmed: int = 0
 
     @property
     def is_empty(self) -> bool:

@@ -57,10 +57,11 @@ def _overview(f: DigestFigures) -> str:
 
 
 def _categories(f: DigestFigures, names: Names, settings: DigestSettings) -> list[str]:
-    return [catalogue.DIGEST_CATEGORIES] + [
+    lines = [catalogue.DIGEST_CATEGORIES] + [
         catalogue.count_line(names.category_name(code), count, f.previous.by_category.get(code, 0))
         for code, count in _ranked(f.counts.by_category)[: settings.max_lines]
     ]
+    return [*lines, catalogue.confirmation_line(f.unconfirmed, f.counts.total)]
 
 
 def _intents(f: DigestFigures, names: Names) -> list[str]:
@@ -97,6 +98,8 @@ def _mood(f: DigestFigures) -> list[str]:
         ),
         catalogue.intensity_line(current_mean, previous_mean),
     ]
+    if f.emotions:
+        mood.append(catalogue.emotions_line(f.emotions, f.counts.total))
     trail = [h for h in f.history if h.total] + [f.counts]
     if len(trail) >= 3:
         mood.append(catalogue.trend_line([(h.label, h.total, catalogue.percent(h.negative, h.total)) for h in trail]))

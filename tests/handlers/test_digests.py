@@ -112,6 +112,25 @@ def test_rendered_text_reads_the_figures(world_on: World) -> None:
     assert all(len(part) <= DigestSettings().message_limit for part in parts)
 
 
+def test_mood_counts_each_cases_strongest_emotion_and_categories_awaiting_confirmation(world_on: World) -> None:
+    db = world_on.core.db
+    for hour, emotions, unconfirmed in ((9, "anger,disgust", False), (10, "anger", True), (11, "fear", False)):
+        insert_case(
+            db, grid="GH-01", community="GH", created_at=local(17, hour), polarity="negative",
+            emotions=emotions, unconfirmed=unconfirmed,
+        )  # fmt: skip
+    insert_case(db, grid="GH-01", community="GH", created_at=local(18), polarity="neutral")
+    builder = DigestBuilder(taxonomy=world_on.core.taxonomy, zone=SHANGHAI)
+    with db.session() as session:
+        gh = next(s for s in scopes(session) if s.code == "GH")
+        figures = builder.figures(session, gh, WEEK)
+        text = "\n".join(builder.render(figures))
+    assert figures.emotions == (("anger", 2), ("fear", 1))
+    assert figures.unconfirmed == 1
+    assert "主要情绪：愤怒 50.0%，担忧 25.0%。" in text
+    assert "类别已确认 3 件，待确认 1 件。" in text
+
+
 def test_empty_period_gives_a_short_no_posts_digest(world_on: World) -> None:
     builder = DigestBuilder(taxonomy=world_on.core.taxonomy, zone=SHANGHAI)
     with world_on.core.db.session() as session:

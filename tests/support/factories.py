@@ -177,6 +177,8 @@ def insert_case(
     resolved_at: datetime | None = None,
     closed_at: datetime | None = None,
     rating: str | None = None,
+    emotions: str = "",
+    unconfirmed: bool = False,
 ) -> int:
     """A case with exactly the timestamps a digest or overdue test needs (bypasses intake)."""
     from datetime import timedelta
@@ -239,6 +241,8 @@ def insert_case(
             resolved_at=resolved_at,
             closed_at=closed_at,
             rating=rating,
+            emotions=emotions,
+            unconfirmed=unconfirmed,
             created_at=created_at,
             updated_at=created_at,
         )
