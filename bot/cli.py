@@ -247,7 +247,9 @@ def classify(
     json_out: JsonOption = True,
 ) -> None:
     """Classify one post per line from stdin; write one JSON line per post."""
-    from analysis.analyzer import Analyzer
+    from itertools import islice
+
+    from analysis.analyzer import BATCH_SIZE, Analyzer
     from analysis.default_model import load_classifier
     from analysis.model import ModelError
     from analysis.taxonomy import load_taxonomy
@@ -258,11 +260,13 @@ def classify(
     except ModelError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        if not text.strip():
-            continue
-        _print_json(analyzer.analyze(text).as_dict())
+    # The batch path, streaming: a chunk of posts at a time (one at a time when someone is typing).
+    posts = (line.rstrip("\n") for line in sys.stdin if line.strip())
+    size = 1 if sys.stdin.isatty() else BATCH_SIZE
+    while chunk := list(islice(posts, size)):
+        for analysis in analyzer.analyze_many(chunk):
+            _print_json(analysis.as_dict())
+        sys.stdout.flush()
 
 
 @app.command("run")

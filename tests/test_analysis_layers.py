@@ -149,3 +149,13 @@ def test_alternatives_are_three_best_first(trained: Analyzer) -> None:
 def test_other_always_asks(trained: Analyzer) -> None:
     analysis = trained.analyze("想问一下个人所得税汇算在哪里办")
     assert (analysis.category == "other") <= analysis.needs_confirmation
+
+
+def test_keywords_are_content_words() -> None:
+    from analysis.analyzer import extract_keywords
+    from analysis.tokenizer import tokenize
+
+    text = "啥时候能修一下，哪里有个大坑，好多人摔了，我刚看到好大一个洞没人管，路灯也坏了"
+    keywords = extract_keywords(tokenize(text), limit=10)
+    assert not {"啥时候", "哪里", "好多", "有个", "我刚", "好大", "人管"} & set(keywords)
+    assert {"大坑", "路灯"} <= set(keywords)
