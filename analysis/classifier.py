@@ -118,7 +118,19 @@ class KeywordClassifier:
         matter = 0.0 if intent == "chatter" else min(1.0, 0.35 + 0.1 * sum(scores["category"].values()))
         if urgency in self._critical_codes():
             matter = 1.0
-        labels = Labels(category, category_confidence, intent, intent_confidence, urgency, round(matter, 3))
+        hits = scores["category"]
+        total = sum(hits.values())
+        ranked = sorted(hits, key=lambda code: (-hits[code], code))[:3]
+        alternatives = tuple((code, round(hits[code] / total, 3)) for code in ranked) or ((category, 0.0),)
+        labels = Labels(
+            category,
+            category_confidence,
+            intent,
+            intent_confidence,
+            urgency,
+            round(matter, 3),
+            alternatives=alternatives,
+        )
         return self._layers.apply(labels, text)
 
     def classify_many(self, texts: Sequence[str], tokens: Sequence[list[str]]) -> list[Labels]:

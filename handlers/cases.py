@@ -66,7 +66,7 @@ def case_line(session: Session, services: Services, case: Case) -> str:
     return catalogue.case_line(
         case.code or "",
         case.status,
-        services.taxonomy.category(case.category).name,
+        services.taxonomy.category(case.category).name + (catalogue.UNCONFIRMED_MARK if case.unconfirmed else ""),
         catalogue.local_time(case.first_reply_due, services.settings.zone),
         text,
     )
@@ -84,10 +84,12 @@ def to_poster(session: Session, case: Case, text: str, buttons: tuple[tuple[Butt
     )
 
 
-def to_officer(session: Session, officer: Officer, text: str, *, kind: str) -> list[OutgoingMessage]:
+def to_officer(
+    session: Session, officer: Officer, text: str, *, kind: str, buttons: tuple[tuple[Button, ...], ...] = ()
+) -> list[OutgoingMessage]:
     """Private messages to every chat account the officer has joined with."""
     return [
-        OutgoingMessage(identity.platform, identity.user_id, text, kind=kind)
+        OutgoingMessage(identity.platform, identity.user_id, text, kind=kind, buttons=buttons)
         for identity in repo.identities_of_officer(session=session, officer_id=officer.id or 0)
     ]
 

@@ -13,11 +13,20 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from analysis.analyzer import Analysis, clean_text
+from analysis.taxonomy import Taxonomy
 from handlers import catalogue, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
-from handlers.messages import Attachment, HandlerResult, IncomingMessage, OutgoingMessage, QuotedMessage
+from handlers.messages import (
+    CONFIRM_PREFIX,
+    Attachment,
+    Button,
+    HandlerResult,
+    IncomingMessage,
+    OutgoingMessage,
+    QuotedMessage,
+)
 from storage import repositories as repo
 from storage.models import ChatIdentity, Household, Officer
 
@@ -214,18 +223,7 @@ class Intake:
                 "community_id": route.community_id,
                 "grid_id": route.grid_id,
                 "assignee_id": assignee_id,
-                "category": analysis.category,
-                "intent": analysis.intent,
-                "urgency": analysis.urgency,
-                "polarity": analysis.polarity,
-                "intensity": analysis.intensity,
-                "confidence": analysis.confidence,
-                "emotions": ",".join(analysis.emotions)[:64],
-                "model_category": analysis.category,
-                "alternatives": ",".join(f"{code}:{p:.3f}" for code, p in analysis.alternatives)[:128],
-                "unconfirmed": analysis.needs_confirmation,
-                "keywords": ",".join(analysis.keywords)[:512],
-                "address": analysis.address.label() if analysis.address else "",
+                **_labels(analysis),
                 "status": lifecycle.filed_status(assigned=assignee_id is not None),
                 "first_reply_due": due[0],
                 "resolution_due": due[1],
@@ -266,15 +264,18 @@ class Intake:
             recipients += [c for c in copies if c not in recipients]
         notice = catalogue.notify_new_case(
             code=code,
-            category_name=category.name,
+            category_name=category.name + (catalogue.UNCONFIRMED_MARK if analysis.needs_confirmation else ""),
             urgency=analysis.urgency,
             household=self._household_label(session, route.household, analysis),
             text=draft.text[:500],
             due=catalogue.local_time(first_due, self.settings.zone),
             critical=critical,
         )
+        buttons = confirm_buttons(code, analysis, taxonomy) if analysis.needs_confirmation else ()
+        if buttons:
+            notice += "\n" + catalogue.CONFIRM_CATEGORY_HINT.format(code=code)
         for officer in recipients:
-            messages += to_officer(session, officer, notice, kind="notify")
+            messages += to_officer(session, officer, notice, kind="notify", buttons=buttons)
         return messages
 
     @staticmethod
@@ -294,3 +295,29 @@ def _attachments_json(attachments: tuple[Attachment, ...]) -> str:
     return json.dumps(
         [{"kind": a.kind, "file_id": a.file_id, "caption": a.caption} for a in attachments], ensure_ascii=False
     )
+
+
+def confirm_buttons(code: str, analysis: Analysis, taxonomy: Taxonomy) -> tuple[tuple[Button, ...], ...]:
+    """Sure-or-ask: one tap for each of the three likeliest categories, and one to pick any other."""
+    known = {c.code for c in taxonomy.categories}
+    likely = [taxonomy.category(c) for c, _ in analysis.alternatives[:3] if c in known]
+    row = tuple(Button(c.name, f"{CONFIRM_PREFIX}:{code}:{c.code}") for c in likely)
+    return (row, (Button(catalogue.OTHER_CATEGORY_BUTTON, f"{CONFIRM_PREFIX}:{code}:?"),))
+
+
+def _labels(analysis: Analysis) -> dict[str, object]:
+    """The case columns that come from the analysis (the model's category is kept beside the case's)."""
+    return {
+        "category": analysis.category,
+        "intent": analysis.intent,
+        "urgency": analysis.urgency,
+        "polarity": analysis.polarity,
+        "intensity": analysis.intensity,
+        "confidence": analysis.confidence,
+        "emotions": ",".join(analysis.emotions)[:64],
+        "model_category": analysis.category,
+        "alternatives": ",".join(f"{code}:{p:.3f}" for code, p in analysis.alternatives)[:128],
+        "unconfirmed": analysis.needs_confirmation,
+        "keywords": ",".join(analysis.keywords)[:512],
+        "address": analysis.address.label() if analysis.address else "",
+    }

@@ -48,6 +48,11 @@ class Button:
     callback_data: str
 
 
+#: Callback data ``cat:CODE:CATEGORY`` confirms a case's category with one tap (``CATEGORY`` "?" asks
+#: for the full list); ``rate:CODE:SCORE`` rates a resolved case.
+CONFIRM_PREFIX = "cat"
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """Something to send; ``kind`` names why (ack, reply, notify, alert, digest) for rate limits and logs."""

@@ -9,6 +9,7 @@ adapters).
 """
 
 import re
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -33,7 +34,7 @@ from handlers.context import (
 from handlers.digests import Digests
 from handlers.errors import BadInput, PermissionDenied, UserFacingError
 from handlers.intake import Intake
-from handlers.messages import CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
+from handlers.messages import CONFIRM_PREFIX, CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import ChatIdentity
@@ -88,8 +89,10 @@ class Minqing:
         return self.intake.handle_post(msg, text)
 
     def handle_callback(self, query: CallbackQuery) -> HandlerResult:
-        """Handle an inline-button press (satisfaction rating); pressing twice changes nothing."""
+        """Handle an inline-button press (a rating, or a category confirmed); pressing twice changes nothing."""
         parts = query.data.split(":")
+        if len(parts) == 3 and parts[0] == CONFIRM_PREFIX:
+            return self._confirm_category(query, parts[1], parts[2])
         if len(parts) != 3 or parts[0] != "rate" or parts[2] not in catalogue.RATING_NAMES:
             return HandlerResult(toast=catalogue.UNKNOWN_COMMAND)
         _, code, score = parts
@@ -106,6 +109,22 @@ class Minqing:
             queue(session, messages, now)
         rated = catalogue.RATED.format(rating=catalogue.RATING_NAMES[score])
         return HandlerResult(messages=messages, case_codes=[code], toast=rated)
+
+    def _confirm_category(self, query: CallbackQuery, code: str, category: str) -> HandlerResult:
+        """A tap on a sure-or-ask button: ``/category CODE CATEGORY`` as the officer, in their private chat."""
+        if category == "?":
+            choices = "、".join(c.name for c in self.services.taxonomy.categories)
+            text = catalogue.CATEGORY_CHOICES.format(code=code, choices=choices)
+            listed = reply_once(self.services, _tap(query, f"/category {code}", self.clock.now()), text)
+            return HandlerResult(
+                messages=listed.messages, duplicate=listed.duplicate, toast=catalogue.OTHER_CATEGORY_BUTTON
+            )
+        msg = _tap(query, f"/category {code} {category}", self.clock.now())
+        result = self._run_command(msg, "category", f"{code} {category}")
+        if result.refused or not result.messages:
+            toast = result.messages[0].text if result.messages else ""
+            return HandlerResult(messages=result.messages, refused=result.refused, toast=toast[:200])
+        return HandlerResult(messages=result.messages, case_codes=[code], toast=catalogue.CATEGORY_CONFIRM_TOAST)
 
     def bot_added_to_group(self, *, platform: str, chat_id: str, event_id: str) -> bool:
         """The bot was added to a group: if the group is not linked to a community, say how to link it.
@@ -188,3 +207,16 @@ def _actor(session: Session, identity: ChatIdentity) -> Actor:
             household = repo.household_by_id(session=session, household_id=resident.household_id)
             return Actor(identity, RESIDENT, None, household)
     return Actor(identity, RESIDENT_UNBOUND, None, None)
+
+
+def _tap(query: CallbackQuery, text: str, now: datetime) -> IncomingMessage:
+    """A button press as the command it stands for, sent in the chat of the button (claimed once per press)."""
+    return IncomingMessage(
+        platform=query.platform,
+        chat_id=query.chat_id or query.user_id,
+        user_id=query.user_id,
+        message_id=f"tap:{query.query_id}",
+        text=text,
+        sent_at=now,
+        is_group=query.is_group,
+    )

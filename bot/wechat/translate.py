@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from bot.wechat.wire import WireError
 from handlers import catalogue
 from handlers.aliases import expand_alias
-from handlers.messages import Attachment, IncomingMessage, OutgoingMessage
+from handlers.messages import CONFIRM_PREFIX, Attachment, IncomingMessage, OutgoingMessage
 
 PLATFORM = "wechat"
 #: Passive replies and customer-service texts carry at most 2048 bytes; keep a margin.
@@ -113,7 +113,13 @@ def render_text(message: OutgoingMessage) -> str:
         links = []
         for number, button in enumerate(row, 1):
             parts = button.callback_data.split(":")
-            if len(parts) == 3 and parts[0] == "rate":
+            if len(parts) == 3 and parts[0] == CONFIRM_PREFIX:
+                # A tap sends the category command in words; "other" lists every category.
+                content = f"更正类别 {parts[1]} {button.label}" if parts[2] != "?" else f"更正类别 {parts[1]}"
+                links.append(
+                    f'<a href="weixin://bizmsgmenu?msgmenucontent={content}&msgmenuid={number}">{button.label}</a>'
+                )
+            elif len(parts) == 3 and parts[0] == "rate":
                 content = f"评价 {parts[1]} {button.label}"
                 links.append(
                     f'<a href="weixin://bizmsgmenu?msgmenucontent={content}&msgmenuid={number}">{button.label}</a>'

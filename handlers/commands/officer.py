@@ -97,9 +97,12 @@ def on_category(call: Call) -> list[OutgoingMessage]:
     The correction is the case's category from now on (digests count it there) and is kept in its
     history, so ``minqing cases export`` can hand it to retraining.
     """
+    taxonomy = call.services.taxonomy
+    if len(call.args.split()) == 1:  # a case code alone: say which categories there are
+        choices = "、".join(c.name for c in taxonomy.categories)
+        raise BadInput(catalogue.CATEGORY_CHOICES.format(code=call.args.strip()[:20], choices=choices))
     code, wanted = two_args(call.args, catalogue.USAGE["category"])
     case = case_to_act_on(call.session, call.actor, code, event="recategorised", action="更正类别")
-    taxonomy = call.services.taxonomy
     category = category_named(taxonomy, wanted)
     old = taxonomy.category(case.category)
     if category.code == old.code and not case.unconfirmed:

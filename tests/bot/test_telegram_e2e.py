@@ -329,3 +329,25 @@ async def test_polling_removes_a_webhook_left_behind_before_polling(framework: s
         stop.set()
         await asyncio.wait_for(task, 15)
         await fake.stop()
+
+
+async def test_unsure_post_gives_the_officer_category_buttons_and_a_tap_confirms_it(harness: Harness) -> None:
+    fake = harness.fake
+    await harness.post("#诉求 1幢后面那块空地到底归谁管", chat=GROUP)
+    await fake.wait_sent(GROUP)
+    (notice,) = await fake.wait_sent(OFFICER)
+    (case,) = harness.cases()
+    assert case.unconfirmed and "待确认" in notice.text
+    rows = notice.params["reply_markup"]["inline_keyboard"]
+    assert rows[-1][0]["callback_data"] == f"cat:{case.code}:?"
+    tap = rows[0][0]["callback_data"]
+
+    await fake.inject(fake.button_press(user_id=OFFICER, message=notice.result, data=tap))
+    await fake.wait_for(lambda: bool(fake.called("editMessageText")))
+
+    (answered,) = fake.called("answerCallbackQuery")
+    assert answered.params["text"] == t.CATEGORY_CONFIRM_TOAST
+    (edit,) = fake.called("editMessageText")
+    assert "reply_markup" not in edit.params
+    confirmed = harness.cases()[0]
+    assert not confirmed.unconfirmed and confirmed.category == tap.split(":")[2]

@@ -203,3 +203,17 @@ async def test_sender_splits_long_texts_and_resumes_after_a_failed_part(api: Fak
     parts = api.texts_to("o1")[1:]
     assert len(parts) > 1 and all(len(p.encode()) <= 2048 for p in parts)
     assert "\n".join(parts) == long
+
+
+def test_category_buttons_become_tappable_category_commands() -> None:
+    from bot.wechat.translate import render_text
+    from handlers.aliases import expand_alias
+    from handlers.messages import Button, OutgoingMessage
+
+    code = "MQ-2026-000001"
+    likely = (Button("物业服务", f"cat:{code}:property"), Button("公共设施", f"cat:{code}:facilities"))
+    buttons = (likely, (Button("其他类别…", f"cat:{code}:?"),))
+    text = render_text(OutgoingMessage("wechat", "officer", "【新诉求】", buttons=buttons))
+    assert f"msgmenucontent=更正类别 {code} 物业服务&msgmenuid=1" in text
+    assert f"msgmenucontent=更正类别 {code}&msgmenuid=1" in text
+    assert expand_alias(f"更正类别 {code} 物业服务") == f"/category {code} 物业服务"

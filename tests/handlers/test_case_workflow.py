@@ -202,3 +202,43 @@ def test_labelled_history_keeps_what_officers_confirmed(world: World) -> None:
     ]
     assert len(everything) == 3 and case(world, still_open).code == still_open
     assert all(r["intent"] and r["urgency"] for r in everything)
+
+
+def test_an_unsure_category_asks_the_officer_and_one_tap_confirms_it(world: World) -> None:
+    filed = world.send("1幢后面那块空地到底归谁管", user="res_1_1_301")
+    code = filed.case_codes[0]
+    before = case(world, code)
+    assert before.unconfirmed and before.model_category == before.category
+    offered = [item.split(":")[0] for item in before.alternatives.split(",")]
+    assert offered[0] == before.category and 1 <= len(offered) <= 3
+    notice = next(m for m in filed.messages if m.kind == "notify" and m.chat_id == "officer_gh1")
+    assert "待确认" in notice.text
+    taps = [button.callback_data for row in notice.buttons for button in row]
+    assert taps == [f"cat:{code}:{c}" for c in offered] + [f"cat:{code}:?"]
+
+    listed = world.press(f"cat:{code}:?", user="officer_gh1")
+    assert "可选类别" in listed.messages[0].text and case(world, code).unconfirmed
+
+    pick = "traffic"  # any category may be tapped, offered or picked from the list
+    tapped = world.press(f"cat:{code}:{pick}", user="officer_gh1")
+    assert not tapped.refused and tapped.toast
+    after = case(world, code)
+    assert after.category == pick and not after.unconfirmed and after.model_category == before.category
+    assert after.first_reply_due == before.first_reply_due
+    again = world.press(f"cat:{code}:{pick}", user="officer_gh1")  # a second tap changes nothing
+    assert again.refused and case(world, code).category == pick
+
+
+def test_officer_confirms_the_models_guess_with_the_same_category(world: World) -> None:
+    code = world.send("1幢后面那块空地到底归谁管", user="res_1_1_301").case_codes[0]
+    guess = case(world, code).category
+    result = world.press(f"cat:{code}:{guess}", user="officer_gh1")
+    assert not result.refused and "已确认" in result.messages[0].text
+    assert not case(world, code).unconfirmed and case(world, code).category == guess
+    assert events(world, code)[-1] == "recategorised"
+
+
+def test_a_resident_cannot_confirm_a_category(world: World) -> None:
+    code = world.send("1幢后面那块空地到底归谁管", user="res_1_1_301").case_codes[0]
+    result = world.press(f"cat:{code}:traffic", user="res_1_1_301")
+    assert result.refused and case(world, code).unconfirmed
