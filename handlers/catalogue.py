@@ -495,7 +495,9 @@ WECOM_RATE_HINT = "也可以@我回复：/rate {code} 满意 / 基本满意 / �
 CATEGORY_CONFIRMED = "已确认诉求 {code} 的类别为“{category}”。谢谢，系统会从您的确认中学习。"
 #: Shown beside a category the model was unsure of, until an officer confirms it.
 UNCONFIRMED_MARK = "（待确认）"
-CONFIRM_CATEGORY_HINT = "系统对类别把握不大，请点选正确的类别确认（或发送：/category {code} 类别名称）。"
+CONFIRM_CATEGORY_HINT = (
+    "系统对类别把握不大，请点选正确的类别确认，或回复类别前的数字（也可发送：/category {code} 类别名称）。"
+)
 OTHER_CATEGORY_BUTTON = "其他类别…"
 CATEGORY_CHOICES = "请发送 /category {code} 类别名称 来确认，可选类别：{choices}。"
 CATEGORY_CONFIRM_TOAST = "已确认类别"

@@ -301,8 +301,10 @@ def confirm_buttons(code: str, analysis: Analysis, taxonomy: Taxonomy) -> tuple[
     """Sure-or-ask: one tap for each of the three likeliest categories, and one to pick any other."""
     known = {c.code for c in taxonomy.categories}
     likely = [taxonomy.category(c) for c, _ in analysis.alternatives[:3] if c in known]
-    row = tuple(Button(c.name, f"{CONFIRM_PREFIX}:{code}:{c.code}") for c in likely)
-    return (row, (Button(catalogue.OTHER_CATEGORY_BUTTON, f"{CONFIRM_PREFIX}:{code}:?"),))
+    # Numbered, so that an officer can also answer with the number (WeChat shows no buttons).
+    row = tuple(Button(f"{i}. {c.name}", f"{CONFIRM_PREFIX}:{code}:{c.code}") for i, c in enumerate(likely, 1))
+    other = Button(f"{len(likely) + 1}. {catalogue.OTHER_CATEGORY_BUTTON}", f"{CONFIRM_PREFIX}:{code}:?")
+    return (row, (other,))
 
 
 def _labels(analysis: Analysis) -> dict[str, object]:

@@ -86,7 +86,23 @@ class Minqing:
             return self._run_command(msg, name, args)
         if is_command:
             return reply_once(self.services, msg, catalogue.UNKNOWN_COMMAND)
+        if not msg.is_group and _CHOICE.match(text):
+            picked = self._numbered_choice(msg, int(text))
+            if picked is not None:
+                return picked
         return self.intake.handle_post(msg, text)
+
+    def _numbered_choice(self, msg: IncomingMessage, number: int) -> HandlerResult | None:
+        """An officer's bare number answers the newest sure-or-ask notice; None when no case waits for one."""
+        with self.db.transaction() as session:
+            case = repo.newest_unconfirmed_case(session=session, platform=msg.platform, user_id=msg.user_id)
+            if case is None:
+                return None
+            code, offered = case.code or "", [item.split(":")[0] for item in case.alternatives.split(",") if item]
+        if number > len(offered):  # the number after the offered ones stands for "another category"
+            choices = "、".join(c.name for c in self.services.taxonomy.categories)
+            return reply_once(self.services, msg, catalogue.CATEGORY_CHOICES.format(code=code, choices=choices))
+        return self._run_command(msg, "category", f"{code} {offered[number - 1]}")
 
     def handle_callback(self, query: CallbackQuery) -> HandlerResult:
         """Handle an inline-button press (a rating, or a category confirmed); pressing twice changes nothing."""
@@ -194,6 +210,10 @@ def _check_allowed(spec: Command, actor: Actor, msg: IncomingMessage) -> None:
         raise PermissionDenied(catalogue.PRIVATE_ONLY.format(command=f"/{spec.name}"))
     if spec.where == GROUP and not msg.is_group:
         raise BadInput(catalogue.GROUP_ONLY.format(command=f"/{spec.name}"))
+
+
+#: A bare number 1-9: an officer picking a category from a sure-or-ask notice.
+_CHOICE = re.compile(r"^\s*[1-9]\s*$")
 
 
 def _actor(session: Session, identity: ChatIdentity) -> Actor:

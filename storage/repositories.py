@@ -389,3 +389,21 @@ def officer_user_ids(*, session: Session, platform: str, only: str | None = None
     if only is not None:
         query = query.where(ChatIdentity.user_id == only)
     return list(session.exec(query).all())
+
+
+# --- issue 12: sure-or-ask -------------------------------------------------------------------------
+
+
+def newest_unconfirmed_case(*, session: Session, platform: str, user_id: str) -> Case | None:
+    """The newest case awaiting category confirmation assigned to the officer behind this chat account."""
+    officer_id = (
+        select(ChatIdentity.officer_id)
+        .where(ChatIdentity.platform == platform, ChatIdentity.user_id == user_id)
+        .scalar_subquery()
+    )
+    return session.exec(
+        select(Case)
+        .where(Case.assignee_id == officer_id, col(Case.unconfirmed).is_(True))
+        .order_by(col(Case.id).desc())
+        .limit(1)
+    ).first()

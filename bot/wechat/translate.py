@@ -115,7 +115,7 @@ def render_text(message: OutgoingMessage) -> str:
             parts = button.callback_data.split(":")
             if len(parts) == 3 and parts[0] == CONFIRM_PREFIX:
                 # A tap sends the category command in words; "other" lists every category.
-                content = f"更正类别 {parts[1]} {button.label}" if parts[2] != "?" else f"更正类别 {parts[1]}"
+                content = f"更正类别 {parts[1]} {parts[2]}" if parts[2] != "?" else f"更正类别 {parts[1]}"
                 links.append(
                     f'<a href="weixin://bizmsgmenu?msgmenucontent={content}&msgmenuid={number}">{button.label}</a>'
                 )

@@ -211,9 +211,9 @@ def test_category_buttons_become_tappable_category_commands() -> None:
     from handlers.messages import Button, OutgoingMessage
 
     code = "MQ-2026-000001"
-    likely = (Button("物业服务", f"cat:{code}:property"), Button("公共设施", f"cat:{code}:facilities"))
-    buttons = (likely, (Button("其他类别…", f"cat:{code}:?"),))
+    likely = (Button("1. 物业服务", f"cat:{code}:property"), Button("2. 公共设施", f"cat:{code}:facilities"))
+    buttons = (likely, (Button("3. 其他类别…", f"cat:{code}:?"),))
     text = render_text(OutgoingMessage("wechat", "officer", "【新诉求】", buttons=buttons))
-    assert f"msgmenucontent=更正类别 {code} 物业服务&msgmenuid=1" in text
-    assert f"msgmenucontent=更正类别 {code}&msgmenuid=1" in text
-    assert expand_alias(f"更正类别 {code} 物业服务") == f"/category {code} 物业服务"
+    assert f'msgmenucontent=更正类别 {code} property&msgmenuid=1">1. 物业服务</a>' in text
+    assert f'msgmenucontent=更正类别 {code}&msgmenuid=1">3. 其他类别…</a>' in text
+    assert expand_alias(f"更正类别 {code} property") == f"/category {code} property"

@@ -238,6 +238,19 @@ def test_officer_confirms_the_models_guess_with_the_same_category(world: World) 
     assert events(world, code)[-1] == "recategorised"
 
 
+def test_an_officer_answers_the_newest_unsure_case_with_a_number(world: World) -> None:
+    code = world.send("1幢后面那块空地到底归谁管", user="res_1_1_301").case_codes[0]
+    offered = [item.split(":")[0] for item in case(world, code).alternatives.split(",")]
+    listed = world.send(str(len(offered) + 1), user="officer_gh1")  # the last number: every category
+    assert "可选类别" in listed.messages[0].text and case(world, code).unconfirmed
+    picked = world.send("1", user="officer_gh1")
+    assert not picked.refused and not picked.case_codes  # a choice, not a new case
+    assert not case(world, code).unconfirmed and case(world, code).category == offered[0]
+    # Nothing waits any more: another number changes nothing on this case.
+    world.send("2", user="officer_gh1")
+    assert case(world, code).category == offered[0] and not case(world, code).unconfirmed
+
+
 def test_a_resident_cannot_confirm_a_category(world: World) -> None:
     code = world.send("1幢后面那块空地到底归谁管", user="res_1_1_301").case_codes[0]
     result = world.press(f"cat:{code}:traffic", user="res_1_1_301")
