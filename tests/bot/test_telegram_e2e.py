@@ -346,7 +346,7 @@ async def test_unsure_post_gives_the_officer_category_buttons_and_a_tap_confirms
     await fake.wait_for(lambda: bool(fake.called("editMessageText")))
 
     (answered,) = fake.called("answerCallbackQuery")
-    assert answered.params["text"] == t.CATEGORY_CONFIRM_TOAST
+    assert answered.params["text"] == catalogue.CATEGORY_CONFIRM_TOAST
     (edit,) = fake.called("editMessageText")
     assert "reply_markup" not in edit.params
     confirmed = harness.cases()[0]
