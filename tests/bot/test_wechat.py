@@ -162,7 +162,8 @@ async def test_same_msgid_three_times_files_one_case_and_repeats_the_reply(stack
 async def test_slow_handler_answers_success_at_once_and_replies_later_exactly_once(
     stack_factory: StartStack,
 ) -> None:
-    stack: Stack = await stack_factory(delay=0.8, budget=0.2)
+    handler_seconds = 3.0
+    stack: Stack = await stack_factory(delay=handler_seconds, budget=0.2)
     xml = stack.wechat.message_xml(
         RESIDENT, "text", msg_id=6_500_000_000_000_000_002, Content="电梯又坏了，老人下不了楼"
     )
@@ -170,7 +171,8 @@ async def test_slow_handler_answers_success_at_once_and_replies_later_exactly_on
     answers = await asyncio.gather(*(stack.wechat.post(xml) for _ in range(3)))
 
     assert all(a.is_success for a in answers), answers
-    assert max(a.seconds for a in answers) < 0.6
+    # Answered while the core was still busy (not a speed figure: a loaded CI machine may be slow).
+    assert max(a.seconds for a in answers) < handler_seconds
     sent = await stack.api.wait_for(1)
     await asyncio.sleep(0.5)
     assert count(stack.db, Case) == 1 and stack.counting.calls == 1
