@@ -288,9 +288,11 @@ def _code(db: Database) -> str:
 
 
 async def test_an_ack_that_misses_the_passive_budget_goes_through_the_response_url(stack_factory: StartStack) -> None:
-    stack = await stack_factory(delay=0.6, budget=0.2)
+    handler_seconds = 3.0
+    stack = await stack_factory(delay=handler_seconds, budget=0.2)
     answer = await stack.robot.send("1幢楼道灯坏了好几天了，晚上很黑", user=RESIDENT, chat=GROUP)
-    assert answer.status == 200 and answer.reply is None and answer.seconds < 0.5
+    # Answered (empty) while the core was still busy; the ack follows through the response_url.
+    assert answer.status == 200 and answer.reply is None and answer.seconds < handler_seconds
     acks = await stack.urls.wait_for(GROUP)
     assert _code(stack.db) in acks[0].text
     assert len(acks) == 1  # sent once, not also passively
