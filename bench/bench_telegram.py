@@ -82,14 +82,15 @@ def build_street(path: Path) -> None:
         building, unit, room = i // 50 + 1, i // 25 % 2 + 1, 101 + i % 25
         rows.append(
             {"community": "GH", "grid": f"GH-0{building // 3 + 1}", "building": str(building), "unit": str(unit)}
-            | {"room": str(room), "head_name": f"住户{i}", "phone": "", "tags": ""}
+            | {"room": str(room), "head_name": f"住户{i}", "phone": "13800001111", "tags": ""}
         )
     admin.import_households(rows, now=clock.now())
     for n, grid in enumerate(sorted({r["grid"] for r in rows})):
         _, code = admin.add_officer(name=f"网格员{n}", role="grid_officer", scope=grid, now=clock.now())
         core.handle(_message(f"/join {code}", user=str(600_000 + n)))
     for i, row in enumerate(rows):
-        core.handle(_message(f"/bind {row['building']}幢{row['unit']}单元{row['room']}", user=str(FIRST_USER + i)))
+        where = f"{row['building']}幢{row['unit']}单元{row['room']}"
+        core.handle(_message(f"/bind {where} 1111", user=str(FIRST_USER + i)))
     # Start from an empty outbox: the benchmark measures posts, not the set-up replies.
     with db.transaction() as session:
         session.execute(sa.update(Outbox).values(sent_at=clock.now()))

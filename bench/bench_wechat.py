@@ -55,7 +55,7 @@ def setup_street(db: Database, core: Minqing, clock: FixedClock, residents: int)
     for index, row in enumerate(rows[:residents]):
         openid = f"oRESIDENT{index:023d}"
         unit = f"{row['unit']}单元" if row["unit"] else ""
-        say(core, clock, openid, f"/bind {row['community']} {row['building']}幢{unit}{row['room']}")
+        say(core, clock, openid, f"/bind {row['community']} {row['building']}幢{unit}{row['room']} {row['phone'][-4:]}")
         openids.append(openid)
     if len(openids) < residents:
         raise SystemExit(f"only {len(openids)} households in the demo street")

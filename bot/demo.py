@@ -154,6 +154,21 @@ class Demo:
         result = self.app.core.handle(msg)
         return result.case_codes
 
+    def _bind_with_approval(self, user_id: str, where: str) -> None:
+        """``/bind ADDRESS`` without digits, then the grid officer taps 同意 on the request (issue 13)."""
+        msg = IncomingMessage(
+            platform="demo", chat_id=user_id, user_id=user_id, message_id=self._next_id(),
+            text=f"/bind {where}", sent_at=self.clock.now(),
+        )  # fmt: skip
+        result = self.app.core.handle(msg)
+        asks = [(m.chat_id, b.callback_data) for m in result.messages for row in m.buttons for b in row]
+        for officer_chat, data in asks[:1]:
+            self.app.core.handle_callback(
+                CallbackQuery(
+                    platform="demo", chat_id=officer_chat, user_id=officer_chat, query_id=self._next_id(), data=data
+                )
+            )
+
     def set_up_street(self) -> tuple[list[str], dict[str, list[str]]]:
         admin = self.app.admin
         households = household_rows(self.rng)
@@ -201,11 +216,11 @@ class Demo:
                 f"{row['building']}号楼{row['unit']}单元{row['room']}",
                 f"{row['building']}-{row['unit']}-{row['room']}",
             ]
-            self.say(
-                chat_id=user_id,
-                user_id=user_id,
-                text=f"/bind {COMMUNITIES[row['community']][0]} {self.rng.choice(variants)}",
-            )
+            where = f"{COMMUNITIES[row['community']][0]} {self.rng.choice(variants)}"
+            if index % 10:  # proved with the last four digits of the phone on the household record
+                self.say(chat_id=user_id, user_id=user_id, text=f"/bind {where} {row['phone'][-4:]}")
+            else:  # no digits: the grid officer confirms with one tap
+                self._bind_with_approval(user_id, where)
             residents.append(f"{row['community']}:{user_id}")
         self.report.residents_bound = len(residents)
         return residents, officers

@@ -1,5 +1,6 @@
 """Deployment settings from the environment (MINQING_*) and an optional .env file."""
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     #: A model file from `minqing model train`; None = the shipped default (built and cached at first use).
     model_path: Path | None = None
     triage_threshold: float = 0.6
+    #: Issue 13: failed /bind or /join proofs an account may make per window (minutes) before a pause.
+    attempt_limit: int = 5
+    attempt_window_minutes: int = 30
     # Schedules (issue 5): crontab lines in ``timezone``; weekdays by name (mon-sun), never numbers.
     digest_week_cron: str = DEFAULT_CRONS["week"]
     digest_month_cron: str = DEFAULT_CRONS["month"]
@@ -64,5 +68,9 @@ class Settings(BaseSettings):
 
     def core(self) -> CoreSettings:
         return CoreSettings(
-            zone=ZoneInfo(self.timezone), bot_username=self.bot_username, triage_threshold=self.triage_threshold
+            zone=ZoneInfo(self.timezone),
+            bot_username=self.bot_username,
+            triage_threshold=self.triage_threshold,
+            attempt_limit=self.attempt_limit,
+            attempt_window=timedelta(minutes=self.attempt_window_minutes),
         )

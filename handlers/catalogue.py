@@ -46,7 +46,7 @@ WELCOME_OFFICER = "您好，{name}（{role}）。新的诉求和超时提醒会�
 HELP = {
     "resident": (
         "可用命令：\n"
-        "/bind 住址 — 绑定您家的住址，例如 /bind 3幢2单元301\n"
+        "/bind 住址 手机号后四位 — 绑定您家的住址，例如 /bind 3幢2单元301 5678\n"
         "/my — 查看我反映过的事项和办理进度\n"
         "/case 编号 — 查看某件事项的详情\n"
         "/join 邀请码 — 工作人员凭邀请码登记身份\n"
@@ -63,6 +63,8 @@ HELP = {
         "/reject 编号 原因 — 不予受理并说明原因\n"
         "/file — 在群里回复某条消息发送，把它登记为诉求\n"
         "/visit 住址 情况 — 记录一次入户走访\n"
+        "/approve 编号、/decline 编号 — 同意或拒绝居民的绑定申请\n"
+        "/unbind 住址 [序号] — 查看或解除某户已绑定的成员\n"
         "/digest week|month|quarter — 民情分析周报、月报、季报（社区、街道领导）"
     ),
 }
@@ -76,7 +78,10 @@ NOT_ALLOWED = "抱歉，{role}不能使用 {command} 命令。"
 PRIVATE_ONLY = "为保护隐私，请在与我的私聊中使用 {command}。"
 GROUP_ONLY = "{command} 需要在群里回复某条消息时使用。"
 USAGE = {
-    "bind": "用法：/bind 住址，例如 /bind 3幢2单元301",
+    "bind": "用法：/bind 住址 手机号后四位，例如 /bind 3幢2单元301 5678（不带数字则请网格员确认）",
+    "unbind": "用法：/unbind 住址 查看该户已绑定的成员；/unbind 住址 序号 解除其中一人的绑定",
+    "approve": "用法：/approve 申请编号，例如 /approve 12",
+    "decline": "用法：/decline 申请编号，例如 /decline 12",
     "join": "用法：/join 邀请码",
     "case": "用法：/case 编号，例如 /case MQ-2026-000123",
     "reply": "用法：/reply 编号 回复内容",
@@ -523,3 +528,39 @@ def emotions_line(emotions: tuple[tuple[str, int], ...], total: int) -> str:
 def confirmation_line(unconfirmed: int, total: int) -> str:
     """How many of the period's cases still wait for an officer to confirm their category."""
     return f"  类别已确认 {total - unconfirmed} 件，待确认 {unconfirmed} 件。"
+
+
+# --- issue 13: verified binding and the failed-attempt throttle
+TOO_MANY_ATTEMPTS = "为保护住户隐私，尝试次数过多，请 {minutes} 分钟后再试。如有疑问请联系网格员。"
+ALREADY_MEMBER = "您已绑定 {address}（{community}），无需重复绑定。"
+BIND_DIGITS_WRONG = (
+    "手机号后四位与 {address} 档案登记的电话不一致，未能绑定。\n"
+    "如果档案里登记的不是您的电话，可以只发送住址（/bind {address}），由网格员确认。"
+)
+BIND_NOBODY_TO_ASK = "这户目前没有网格员可以确认绑定，请带上档案登记电话的后四位再试，或联系社区。"
+BIND_REQUESTED = "已请负责 {address} 的网格员确认您的身份，确认后会通知您。也可以带上档案登记电话的后四位直接绑定。"
+BIND_REQUESTED_NO_PHONE = "{address} 的档案没有登记电话，已请网格员确认您的身份，确认后会通知您。"
+BIND_REQUEST_UNKNOWN = "没有编号为 {number} 的绑定申请。"
+BIND_REQUEST_NOT_YOURS = "绑定申请 {number} 不在您的负责范围内。"
+BIND_REQUEST_DONE = "绑定申请 {number} 已经处理过了。"
+BIND_APPROVED_OK = "已同意绑定申请 {number}：{name} 绑定为 {address} 的住户。"
+BIND_DECLINED_OK = "已拒绝绑定申请 {number}（{name} → {address}），已告知申请人。"
+BIND_DECLINED = "网格员未能确认您是 {address} 的住户，绑定没有完成。如有疑问请联系社区居委会。"
+NO_MEMBERS = "{address} 目前没有已绑定的成员。"
+MEMBERS_HEAD = "{address} 已绑定的成员（解除绑定请发送 /unbind 住址 序号）："
+MEMBER_NUMBER_UNKNOWN = "没有序号 {number}，这户共有 {count} 名已绑定成员。"
+UNBOUND_OK = "已解除 {name} 与 {address} 的绑定。"
+UNBOUND_TO_RESIDENT = "您与 {address} 的绑定已由网格员解除。如有疑问请联系社区居委会。"
+VERIFIED_VIA_NAMES = {"phone": "手机号验证", "officer": "网格员确认"}
+
+
+def bind_request_to_officer(number: int, name: str, address: str, community: str) -> str:
+    return (
+        f"【绑定申请 {number}】居民“{name or '未署名'}”申请绑定为 {community} {address} 的住户。\n"
+        f"如确认是这户的家庭成员，请点“同意”（或发送 /approve {number}）；否则点“拒绝”（或 /decline {number}）。"
+    )
+
+
+def member_line(number: int, name: str, via: str, at: datetime | None, zone: ZoneInfo) -> str:
+    when = local_time(at, zone) if at is not None else ""
+    return f"{number}. {name or '未署名'} · {VERIFIED_VIA_NAMES.get(via, via)} · {when}"

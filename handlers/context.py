@@ -34,6 +34,9 @@ class CoreSettings:
     max_post_chars: int = 20_000
     invite_ttl: timedelta = timedelta(days=7)
     code_prefix: str = "MQ"
+    # --- issue 13: failed proofs (/bind digits or address, /join codes) per chat account and kind
+    attempt_limit: int = 5
+    attempt_window: timedelta = timedelta(minutes=30)
 
 
 class LeaderDigests(Protocol):

@@ -90,6 +90,16 @@ def pick_assignee(session: Session, *, grid_id: int | None, community_id: int | 
     return min(street_level, key=lambda o: (o.role != Role.STREET_LEADER, o.id or 0), default=None)
 
 
+def household_stewards(session: Session, *, grid_id: int, community_id: int) -> Sequence[Officer]:
+    """Who confirms that a resident belongs to a household (issue 13): the grid's officers and chiefs,
+    else whoever a new case of that grid would go to."""
+    stewards = [o for o in repo.active_officers_of_grid(session=session, grid_id=grid_id) if o.role in GRID_ROLES]
+    if stewards:
+        return stewards
+    fallback = pick_assignee(session, grid_id=grid_id, community_id=community_id)
+    return [fallback] if fallback is not None else []
+
+
 def critical_copies(session: Session, *, grid_id: int | None) -> Sequence[Officer]:
     """Who hears of a critical case at once besides its assignee: the grid's chiefs."""
     if grid_id is None:

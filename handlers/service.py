@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from analysis.analyzer import Analyzer, strip_controls
-from handlers import catalogue
+from handlers import binding, catalogue, throttle
 from handlers.clock import Clock
 from handlers.commands import COMMANDS
 from handlers.commands.registry import GROUP, PRIVATE, Command
@@ -109,6 +109,9 @@ class Minqing:
         parts = query.data.split(":")
         if len(parts) == 3 and parts[0] == CONFIRM_PREFIX:
             return self._confirm_category(query, parts[1], parts[2])
+
+        if len(parts) == 3 and parts[0] == "bind" and parts[1] in ("ok", "no") and parts[2].isdigit():
+            return self._decide_bind(query, int(parts[2]), approve=parts[1] == "ok")
         if len(parts) != 3 or parts[0] != "rate" or parts[2] not in catalogue.RATING_NAMES:
             return HandlerResult(toast=catalogue.UNKNOWN_COMMAND)
         _, code, score = parts
@@ -141,6 +144,25 @@ class Minqing:
             toast = result.messages[0].text if result.messages else ""
             return HandlerResult(messages=result.messages, refused=result.refused, toast=toast[:200])
         return HandlerResult(messages=result.messages, case_codes=[code], toast=catalogue.CATEGORY_CONFIRM_TOAST)
+
+    def _decide_bind(self, query: CallbackQuery, request_id: int, *, approve: bool) -> HandlerResult:
+        """An officer's tap on a binding request (issue 13); a second tap is told it was done."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            try:
+                with session.begin_nested():
+                    identity = repo.get_or_create_identity(
+                        session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
+                    )
+                    officer = repo.officer_by_id(session=session, officer_id=identity.officer_id)
+                    if officer is None or not officer.active:
+                        raise PermissionDenied(catalogue.BIND_REQUEST_NOT_YOURS.format(number=request_id))
+                    done, messages = binding.decide(session, officer, request_id, approve=approve, now=now)
+            except UserFacingError as error:
+                return HandlerResult(toast=error.message, refused=True)
+            messages = [OutgoingMessage(query.platform, query.chat_id, done, kind="reply"), *messages]
+            queue(session, messages, now)
+        return HandlerResult(messages=messages, toast=done)
 
     def bot_added_to_group(self, *, platform: str, chat_id: str, event_id: str) -> bool:
         """The bot was added to a group: if the group is not linked to a community, say how to link it.
@@ -194,6 +216,9 @@ class Minqing:
                     messages = spec.run(Call(session, self.services, actor, msg, args, now))
                     enrolled = not was_officer and identity.officer_id is not None
             except UserFacingError as error:
+                if isinstance(error, throttle.AttemptFailed):
+                    # Outside the rolled-back savepoint: the failure is what this message changes.
+                    throttle.record(session, platform=msg.platform, user_id=msg.user_id, kind=error.kind, at=now)
                 refusal = answer(msg, error.message)
                 queue(session, [refusal], now)
                 return HandlerResult(messages=[refusal], refused=True)
@@ -222,9 +247,8 @@ def _actor(session: Session, identity: ChatIdentity) -> Actor:
     if officer is not None and officer.active:
         return Actor(identity, officer.role, officer, None)
     if identity.resident_id is not None:
-        resident = repo.resident_by_id(session=session, resident_id=identity.resident_id)
-        if resident is not None:
-            household = repo.household_by_id(session=session, household_id=resident.household_id)
+        household = repo.household_of_resident(session=session, resident_id=identity.resident_id)
+        if household is not None:
             return Actor(identity, RESIDENT, None, household)
     return Actor(identity, RESIDENT_UNBOUND, None, None)
 

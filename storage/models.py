@@ -112,10 +112,18 @@ class Household(SQLModel, table=True):
 
 
 class Resident(SQLModel, table=True):
+    """A member of a household, as one chat account proved it (several may share a household)."""
+
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
     display_name: str = Field(default="", max_length=128)
     created_at: datetime = ts()
+    # --- issue 13: verified binding
+    #: How the membership was proved: "phone" (last four digits on the record) or "officer"
+    #: (approved by a grid officer). "" marks a binding made before verification existed; it grants
+    #: nothing until the resident binds again.
+    verified_via: str = Field(default="", max_length=16)
+    verified_at: datetime | None = ts(nullable=True)
 
 
 class Officer(SQLModel, table=True):
@@ -367,3 +375,31 @@ class DigestDay(SQLModel, table=True):
     last_change: int | None = Field(default=None, sa_type=sa.BigInteger, description="µs since the epoch")
     facts: bytes = Field(sa_type=sa.LargeBinary)
     built_at: datetime = ts()
+
+
+# --- issue 13: verified binding (approval requests, failed-attempt throttle)
+
+
+class BindRequest(SQLModel, table=True):
+    """A resident asking the grid officer to confirm them as a member of a household."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="chatidentity.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    #: pending, approved, declined or withdrawn (the resident asked again, or bound by phone)
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime = ts()
+    decided_at: datetime | None = ts(nullable=True)
+    decided_by: int | None = Field(default=None, foreign_key="officer.id")
+
+
+class FailedAttempt(SQLModel, table=True):
+    """A failed proof (wrong phone digits, unknown address, bad invite code), counted per chat account."""
+
+    __table_args__ = (sa.Index("ix_failedattempt_who", "platform", "user_id", "kind", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    at: datetime = ts()

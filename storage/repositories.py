@@ -289,8 +289,11 @@ def household_by_id(*, session: Session, household_id: int | None) -> Household 
 
 
 def household_of_resident(*, session: Session, resident_id: int) -> Household | None:
+    """The resident's household, when the membership was proved (issue 13: unproved bindings count for nothing)."""
     resident = session.get(Resident, resident_id)
-    return session.get(Household, resident.household_id) if resident is not None else None
+    if resident is None or not resident.verified_via:
+        return None
+    return session.get(Household, resident.household_id)
 
 
 def community_by_id(*, session: Session, community_id: int | None) -> Community | None:
@@ -307,21 +310,6 @@ def resident_by_id(*, session: Session, resident_id: int | None) -> Resident | N
 
 def grid_by_id(*, session: Session, grid_id: int | None) -> Grid | None:
     return session.get(Grid, grid_id) if grid_id is not None else None
-
-
-def bind_resident(*, session: Session, identity: ChatIdentity, household_id: int, at: datetime) -> None:
-    """Make the identity a resident of the household (moving them if they were bound elsewhere)."""
-    if identity.resident_id is not None:
-        resident = session.get(Resident, identity.resident_id)
-        if resident is not None:
-            resident.household_id = household_id
-            session.add(resident)
-        return
-    resident = Resident(household_id=household_id, display_name=identity.display_name, created_at=at)
-    session.add(resident)
-    session.flush()
-    identity.resident_id = resident.id
-    session.add(identity)
 
 
 def cases_of_resident(*, session: Session, identity_id: int, household_id: int | None, limit: int) -> Sequence[Case]:

@@ -5,7 +5,7 @@ import unicodedata
 from analysis.address import extract_address
 from analysis.analyzer import clean_text
 from analysis.taxonomy import Category, Taxonomy
-from handlers import catalogue, jurisdiction, lifecycle
+from handlers import binding, catalogue, jurisdiction, lifecycle
 from handlers.cases import case_line, case_to_act_on, to_officer, to_poster, two_args
 from handlers.commands.registry import GROUP, PRIVATE, command
 from handlers.context import OFFICERS, Call
@@ -192,3 +192,28 @@ def on_visit(call: Call) -> list[OutgoingMessage]:
         session=call.session, officer_id=call.officer.id or 0, household_id=matches[0].id or 0, note=note, at=call.now
     )
     return [call.answer(catalogue.VISIT_LOGGED.format(address=address.label()))]
+
+
+# --- issue 13: verified binding (requests and members)
+
+
+@command("approve", roles=OFFICERS, where=PRIVATE)
+def on_approve(call: Call) -> list[OutgoingMessage]:
+    """Confirm a resident's binding request (``/approve 12``); the request's 同意 button does the same."""
+    number = binding.request_number(call.args, catalogue.USAGE["approve"])
+    done, messages = binding.decide(call.session, call.officer, number, approve=True, now=call.now)
+    return [call.answer(done), *messages]
+
+
+@command("decline", roles=OFFICERS, where=PRIVATE)
+def on_decline(call: Call) -> list[OutgoingMessage]:
+    """Decline a resident's binding request (``/decline 12``); the request's 拒绝 button does the same."""
+    number = binding.request_number(call.args, catalogue.USAGE["decline"])
+    done, messages = binding.decide(call.session, call.officer, number, approve=False, now=call.now)
+    return [call.answer(done), *messages]
+
+
+@command("unbind", roles=OFFICERS, where=PRIVATE)
+def on_unbind(call: Call) -> list[OutgoingMessage]:
+    """List a household's bound members (``/unbind 3幢2单元301``) or remove one (``/unbind 3幢2单元301 2``)."""
+    return binding.unbind(call)

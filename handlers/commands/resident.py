@@ -4,12 +4,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from analysis.address import extract_address
-from handlers import catalogue, lifecycle
+from handlers import binding, catalogue, lifecycle, throttle
 from handlers.cases import case_line, find_case, to_officer, to_poster, two_args
 from handlers.commands.registry import ANYWHERE, PRIVATE, command
 from handlers.context import RESIDENTS, Call
-from handlers.errors import BadInput, NotFound, PermissionDenied
+from handlers.errors import BadInput, PermissionDenied
 from handlers.messages import OutgoingMessage
 from storage import repositories as repo
 from storage.models import CaseStatus, ChatIdentity
@@ -20,30 +19,9 @@ RATINGS = {"满意": "satisfied", "基本满意": "basically", "不满意": "uns
 
 @command("bind", roles=RESIDENTS, where=PRIVATE)
 def on_bind(call: Call) -> list[OutgoingMessage]:
-    """Bind the user to their household by address (``/bind 3幢2单元301``)."""
-    args, session = call.args, call.session
-    if not args:
-        raise BadInput(catalogue.USAGE["bind"])
-    community_ids: list[int] | None = None
-    for known in repo.communities(session=session):
-        if known.name in args or known.code in args:
-            community_ids = [known.id or 0]
-            args = args.replace(known.name, " ").replace(known.code, " ")
-    address = extract_address(args)
-    if address is None or not address.is_complete:
-        raise BadInput(catalogue.ADDRESS_UNREADABLE)
-    matches = repo.find_households(
-        session=session, building=address.building, unit=address.unit, room=address.room, community_ids=community_ids
-    )
-    if not matches:
-        raise NotFound(catalogue.ADDRESS_UNKNOWN.format(address=address.label()))
-    if len(matches) > 1:
-        raise BadInput(catalogue.ADDRESS_AMBIGUOUS.format(address=address.label()))
-    household = matches[0]
-    repo.bind_resident(session=session, identity=call.actor.identity, household_id=household.id or 0, at=call.now)
-    community = repo.community_by_id(session=session, community_id=household.community_id)
-    label = f"{household.building}幢{household.unit + '单元' if household.unit else ''}{household.room}"
-    return [call.answer(catalogue.BOUND.format(address=label, community=community.name if community else ""))]
+    """Bind to a household by proving it: the last four digits of the phone on its record
+    (``/bind 3幢2单元301 5678``), or, without them, the grid officer's approval."""
+    return binding.bind(call)
 
 
 @command("my", roles=RESIDENTS, where=PRIVATE)
@@ -64,14 +42,15 @@ def on_join(call: Call) -> list[OutgoingMessage]:
     code = call.args.strip().upper()
     if not code or " " in code:
         raise BadInput(catalogue.USAGE["join"])
-    invite = repo.invite_by_code(session=call.session, code=code)
+    throttle.check(call, throttle.JOIN)
+    invite = repo.invite_by_code(session=call.session, code=code[:32])
     if invite is None or invite.used_at is not None:
-        raise NotFound(catalogue.INVITE_INVALID)
+        raise throttle.AttemptFailed(catalogue.INVITE_INVALID, kind=throttle.JOIN)
     if invite.expires_at <= call.now:
-        raise BadInput(catalogue.INVITE_EXPIRED)
+        raise throttle.AttemptFailed(catalogue.INVITE_EXPIRED, kind=throttle.JOIN)
     officer = repo.officer_by_id(session=call.session, officer_id=invite.officer_id)
     if officer is None or not officer.active:
-        raise NotFound(catalogue.INVITE_INVALID)
+        raise throttle.AttemptFailed(catalogue.INVITE_INVALID, kind=throttle.JOIN)
     repo.enrol_officer(session=call.session, invite=invite, identity=call.actor.identity, at=call.now)
     role = catalogue.ROLE_NAMES[officer.role]
     return [call.answer(catalogue.JOINED.format(name=officer.name, role=role, scope=officer.scope_code))]

@@ -125,7 +125,7 @@ async def test_resident_binds_and_posts_gets_case_code_in_a_passive_reply(
     stack_factory: StartStack, safe: bool
 ) -> None:
     stack: Stack = await stack_factory(safe=safe)
-    bound = await stack.wechat.send_text(RESIDENT, "绑定 GH 1幢2单元502")
+    bound = await stack.wechat.send_text(RESIDENT, "绑定 GH 1幢2单元502 1111")
     posted = await stack.wechat.send_text(RESIDENT, "3幢楼道灯坏了好几天了，晚上很黑")
 
     assert bound.content is not None and "绑定成功" in bound.content
@@ -220,7 +220,7 @@ async def test_forged_or_undecryptable_messages_are_refused_before_the_database(
     stack_factory: StartStack, safe: bool, tamper: str
 ) -> None:
     stack: Stack = await stack_factory(safe=safe)
-    xml = stack.wechat.message_xml(RESIDENT, "text", Content="/bind GH 1幢1单元101")
+    xml = stack.wechat.message_xml(RESIDENT, "text", Content="/bind GH 1幢1单元101 1111")
     before = count(stack.db, InboundMessage)
     if tamper == "signature":
         answer = await stack.wechat.post(xml, forge=True)
@@ -295,7 +295,7 @@ async def test_officer_works_in_chinese_words_and_resident_gets_api_messages(
     wechat = stack.wechat
     _, invite = admin.add_officer(name="微信社区书记", role="community_leader", scope="GH", now=clock.now())
     joined = await wechat.send_text(OFFICER, f"加入 {invite}")
-    await wechat.send_text(RESIDENT, "绑定 GH 1幢1单元101")
+    await wechat.send_text(RESIDENT, "绑定 GH 1幢1单元101 1111")
     filed = await wechat.send_text(RESIDENT, "1幢楼下的垃圾桶满了没人清")
     with stack.db.transaction() as session:
         code = session.exec(select(Case.code)).one()

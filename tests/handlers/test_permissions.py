@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[Runner, set[str]]] = {
     # 1幢1单元301 is in grid GH-01: the other grid's officer has no such household in scope.
     "visit": (_private("/visit 1幢1单元301 上门看望，老人身体不错"), IN_SCOPE),
     "rate": (_private("/rate {code} 满意"), {"resident_bound"}),  # on a resolved case
+    # Issue 13: {code} is the number of a pending request to bind GH 1幢1单元101 (grid GH-01).
+    "approve": (_private("/approve {code}"), IN_SCOPE),
+    "decline": (_private("/decline {code}"), IN_SCOPE),
+    "unbind": (_private("/unbind 1幢1单元301"), IN_SCOPE),
 }
 
 
@@ -74,6 +78,9 @@ def test_permission_matrix(world: World, command: str, role: str) -> None:
         world.send(f"/resolve {code} 已修好", user="officer_gh1")
     if command == "join":
         _, code = world.admin.add_officer(name="新人", role="grid_officer", scope="GH-01", now=world.clock.now())
+    if command in ("approve", "decline"):
+        asked = world.send("/bind GH 1幢1单元101", user="newcomer")
+        code = next(b.callback_data for m in asked.messages for row in m.buttons for b in row).rsplit(":", 1)[1]
     before = snapshot(world)
 
     result = run(world, ROLES[role], code)

@@ -130,7 +130,7 @@ def build_world(core: Minqing, admin: Admin, clock: FixedClock, ids: dict[str, s
         assert "欢迎" in result.messages[0].text, result.messages[0].text
     admin.link_group(platform=PLATFORM, chat_id=GROUP_GH, community="GH")
     admin.link_group(platform=PLATFORM, chat_id=GROUP_WT, community="WT")
-    for user, address in (("res_1_1_301", "/bind GH 1幢1单元301"), ("res_3_2_502", "/bind GH 3幢2单元502")):
+    for user, address in (("res_1_1_301", "/bind GH 1幢1单元301 1111"), ("res_3_2_502", "/bind GH 3幢2单元502 1111")):
         result = world.send(address, user=uid(user))
         assert "绑定成功" in result.messages[0].text, result.messages[0].text
     return world

@@ -1,0 +1,64 @@
+"""issue 13: verified binding (resident proof, approval requests, failed-attempt throttle)
+
+Revision ID: 0002_i13
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import storage.models
+
+revision: str = "0002_i13"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Existing bindings were never proved: they keep verified_via = '' and grant nothing.
+    with op.batch_alter_table("resident") as batch:
+        batch.add_column(
+            sa.Column("verified_via", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default="")
+        )
+        batch.add_column(sa.Column("verified_at", storage.models.UTCDateTime(timezone=True), nullable=True))
+    op.create_table(
+        "bindrequest",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("created_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["identity_id"], ["chatidentity.id"]),
+        sa.ForeignKeyConstraint(["household_id"], ["household.id"]),
+        sa.ForeignKeyConstraint(["decided_by"], ["officer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_bindrequest_identity_id", "bindrequest", ["identity_id"])
+    op.create_index("ix_bindrequest_household_id", "bindrequest", ["household_id"])
+    op.create_table(
+        "failedattempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_failedattempt_who", "failedattempt", ["platform", "user_id", "kind", "at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_failedattempt_who", table_name="failedattempt")
+    op.drop_table("failedattempt")
+    op.drop_index("ix_bindrequest_household_id", table_name="bindrequest")
+    op.drop_index("ix_bindrequest_identity_id", table_name="bindrequest")
+    op.drop_table("bindrequest")
+    with op.batch_alter_table("resident") as batch:
+        batch.drop_column("verified_at")
+        batch.drop_column("verified_via")
