@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import track
 from rich.table import Table
 
+from bot import cli_admin
 from bot.cli_model import model_app
+from bot.dbcheck import OneLineErrors
 from bot.settings import Settings
 from bot.wechat.cli import wecom_app
 
@@ -27,6 +28,7 @@ app = typer.Typer(
     help="民情通 Minqingtong: community intake, routing, deadlines and digests.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,  # issue 13: an unusable database is one line, not a traceback
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 households_app = typer.Typer(help="Household archive (一户一档).", no_args_is_help=True)
@@ -40,6 +42,8 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(cases_app, name="cases")
 app.add_typer(model_app, name="model")
 app.add_typer(wecom_app, name="wecom")
+# Issue 13: households import/list, street set, officers/groups list, cases list/show.
+cli_admin.register(app=app, households=households_app, officers=officers_app, groups=groups_app, cases=cases_app)
 
 err = Console(stderr=True)
 DbOption = Annotated[
@@ -84,70 +88,13 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply all migrations to the database."""
+    from bot.dbcheck import check_database
     from storage.migrate import upgrade
 
     settings = _settings(db)
+    check_database(settings.database_url, create=True)
     upgrade(settings.database_url)
     err.print(f"database is up to date: {settings.database_url}")
-
-
-@households_app.command("import")
-def households_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx with a header row.")],
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import households (community, grid, building, unit, room, head_name, phone, tags)."""
-    from handlers.admin import HOUSEHOLD_COLUMNS
-
-    rows = _read_table(file)
-    missing = [c for c in ("community", "grid", "building", "room") if rows and c not in rows[0]]
-    if not rows:
-        err.print("[red]the file has no data rows[/red]")
-        raise typer.Exit(1)
-    if missing:
-        err.print(f"[red]missing columns: {', '.join(missing)} (expected {', '.join(HOUSEHOLD_COLUMNS)})[/red]")
-        raise typer.Exit(1)
-    progress = (
-        None for _ in track(range(len(rows)), description="importing households", console=err, disable=json_out)
-    )
-    with _open_admin(db) as admin:
-        report = admin.import_households(rows, now=datetime.now(UTC), progress=progress)
-    summary = {
-        "imported": report.imported,
-        "updated": report.updated,
-        "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
-        "communities_created": report.communities_created,
-        "grids_created": report.grids_created,
-    }
-    if json_out:
-        _print_json(summary)
-        return
-    err.print(f"imported {report.imported}, updated {report.updated}, rejected {len(report.rejected)}")
-    if report.rejected:
-        table = Table("line", "reason", title="rejected rows")
-        for rejected in report.rejected:
-            table.add_row(str(rejected.line), rejected.reason)
-        err.print(table)
-
-
-def _read_table(path: Path) -> list[dict[str, object]]:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True, data_only=True)
-        sheet = workbook.active
-        rows = list(sheet.iter_rows(values_only=True))
-        workbook.close()
-        if not rows:
-            return []
-        header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
-        return [dict(zip(header, row, strict=False)) for row in rows[1:] if any(v is not None for v in row)]
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames:
-            reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
-        return [dict(row) for row in reader]
 
 
 @officers_app.command("add")
@@ -193,29 +140,6 @@ def groups_link(
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     err.print(f"linked {platform} chat {chat_id} to community {community}")
-
-
-@cases_app.command("list")
-def cases_list(
-    status: Annotated[str | None, typer.Option("--status", help="Only cases in this status.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many, newest first.")] = None,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """List cases (JSON lines with --json)."""
-    with _open_admin(db) as admin:
-        rows = admin.list_cases(status=status, limit=limit)
-    if json_out:
-        for row in rows:
-            _print_json(row)
-        return
-    table = Table("code", "status", "category", "urgency", "grid", "assignee", "text")
-    for row in rows:
-        table.add_row(
-            *(str(row[k] or "") for k in ("code", "status", "category", "urgency", "grid", "assignee")),
-            str(row["text"])[:40],
-        )
-    Console().print(table)
 
 
 @cases_app.command("export")
@@ -445,6 +369,7 @@ def demo(db: DbOption = None, json_out: JsonOption = False) -> None:
 def _print_demo(data: dict[str, Any]) -> None:
     console = Console()
     console.rule("民情通 demo · 梧桐街道 · 2026年第三季度（模拟）")
+    labels = cli_admin.demo_labels()  # issue 13: Chinese names for the codes in the summary tables
     console.print(
         f"住户 {data['households']} 户 · 工作人员 {data['officers']} 名 · 绑定居民 {data['residents_bound']} 人 · "
         f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · "
@@ -461,7 +386,7 @@ def _print_demo(data: dict[str, Any]) -> None:
         table.add_column("")
         table.add_column("件数", justify="right")
         for name, count in data[key].items():
-            table.add_row(str(name), str(count))
+            table.add_row(labels.get(key, {}).get(str(name), str(name)), str(count))
         console.print(table)
     console.rule("回执示例")
     for ack in data["sample_acks"]:
@@ -489,7 +414,7 @@ def _print_schedules(console: Console, data: dict[str, Any]) -> None:
     digests = Table("类型", "范围", "期间", "生成时间", "消息", "图表", title="民情分析")
     for item in data["digests"]:
         digests.add_row(
-            item["kind"],
+            cli_admin.demo_labels()["digest_kind"].get(item["kind"], item["kind"]),
             item["scope"],
             item["period"],
             item["produced_at"][:16],

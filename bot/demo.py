@@ -18,7 +18,7 @@ from handlers.clock import FixedClock
 from handlers.messages import CallbackQuery, IncomingMessage, OutgoingMessage
 from handlers.overdue import AlertRecord
 from schedules.jobs import DEFAULT_CRONS, OVERDUE, Jobs, ScheduleSettings, SimulatedSchedule
-from storage.models import Case, ChatIdentity, Community, Grid, Outbox, Street
+from storage.models import Case, ChatIdentity, Community, Grid, Outbox, Resident, Street
 
 STREET_START = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 QUARTER_DIGESTS_DUE = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -158,7 +158,7 @@ class Demo:
         """``/bind ADDRESS`` without digits, then the grid officer taps 同意 on the request (issue 13)."""
         msg = IncomingMessage(
             platform="demo", chat_id=user_id, user_id=user_id, message_id=self._next_id(),
-            text=f"/bind {where}", sent_at=self.clock.now(),
+            text=f"/bind {where}", sent_at=self.clock.now(), user_name=f"居民{user_id.rsplit('-', 1)[-1]}",
         )  # fmt: skip
         result = self.app.core.handle(msg)
         asks = [(m.chat_id, b.callback_data) for m in result.messages for row in m.buttons for b in row]
@@ -222,7 +222,10 @@ class Demo:
             else:  # no digits: the grid officer confirms with one tap
                 self._bind_with_approval(user_id, where)
             residents.append(f"{row['community']}:{user_id}")
-        self.report.residents_bound = len(residents)
+        with self.app.db.transaction() as session:  # proved members only (issue 13)
+            self.report.residents_bound = session.exec(
+                select(func.count()).select_from(Resident).where(col(Resident.verified_via) != "")
+            ).one()
         return residents, officers
 
     def run(self, days: int = 91) -> DemoReport:
@@ -358,7 +361,8 @@ class Demo:
                 self.report.messages_by_kind[row.kind] += 1
                 if row.kind == "ack" and len(self.report.sample_acks) < 5:
                     self.report.sample_acks.append(message.text)
-                if row.kind == "notify" and len(self.report.sample_notifications) < 2:
+                first_case_notices = not message.text.startswith("【绑定申请")
+                if row.kind == "notify" and first_case_notices and len(self.report.sample_notifications) < 2:
                     self.report.sample_notifications.append(message.text)
                 row.sent_at = self.clock.now()
                 session.add(row)
@@ -383,7 +387,7 @@ class Demo:
 
 def run_demo(database_url: str) -> DemoReport:
     clock = FixedClock(STREET_START)
-    app = build_app(Settings(database_url=database_url), clock=clock)
+    app = build_app(Settings(database_url=database_url), clock=clock, create=True)
     try:
         return Demo(app, clock).run()
     finally:

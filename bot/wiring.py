@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from analysis.analyzer import Analyzer
 from analysis.default_model import load_classifier
 from analysis.taxonomy import Taxonomy, load_taxonomy
+from bot.dbcheck import check_database
 from bot.settings import Settings
 from bot.telegram.translate import TEXT_LIMIT as TELEGRAM_TEXT_LIMIT
 from handlers.admin import Admin
@@ -29,8 +30,13 @@ class App:
     digests: Digests
 
 
-def open_database(settings: Settings, *, migrate: bool = True) -> Database:
-    """The deployment's database, migrated to the current schema."""
+def open_database(settings: Settings, *, migrate: bool = True, create: bool = False) -> Database:
+    """The deployment's database, migrated to the current schema.
+
+    Refuses in one line a server it cannot use or a SQLite file that is not there; only ``create``
+    (``minqing db upgrade``, the demo) makes a new SQLite database.
+    """
+    check_database(settings.database_url, create=create)
     if migrate:
         upgrade(settings.database_url)
     return Database.from_url(settings.database_url)
@@ -51,9 +57,9 @@ def build_digests(settings: Settings, db: Database, taxonomy: Taxonomy, clock: C
     return digests
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True, create: bool = False) -> App:
     """Migrate the database, load jieba and the model once, and wire the core."""
-    db = open_database(settings, migrate=migrate)
+    db = open_database(settings, migrate=migrate, create=create)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     clock = clock or SystemClock()
     # The trained model by default; load_classifier falls back to keyword rules (with a warning) if

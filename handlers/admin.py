@@ -1,5 +1,6 @@
 """What the admin does from the command line: households, officers, groups, case listings."""
 
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from analysis.address import extract_address
+from handlers.onboarding import COLUMN_NAMES, check_phone
 from storage import admin as store
 from storage import repositories as repo
 from storage.db import Database
@@ -39,10 +41,16 @@ class RejectedRow:
     reason: str
 
 
+class _DryRun(Exception):
+    """Raised inside an import's transaction to roll a dry run back."""
+
+
 @dataclass(slots=True)
 class ImportReport:
     imported: int = 0
     updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
     rejected: list[RejectedRow] = field(default_factory=list)
     communities_created: list[str] = field(default_factory=list)
     grids_created: list[str] = field(default_factory=list)
@@ -63,11 +71,11 @@ def _number_part(raw: str, suffixes: tuple[str, ...]) -> str:
 
 
 def normalise_household_row(row: Mapping[str, object]) -> tuple[dict[str, str] | None, str]:
-    """A clean household row, or None and the reason it was rejected."""
+    """A clean household row, or None and the reason it was rejected (in Chinese, for the office)."""
     values = {key: _clean(row.get(key)) for key in HOUSEHOLD_COLUMNS}
-    missing = [key for key in REQUIRED_COLUMNS if not values[key]]
+    missing = [COLUMN_NAMES[key] for key in REQUIRED_COLUMNS if not values[key]]
     if missing:
-        return None, f"缺少必填列：{', '.join(missing)}"
+        return None, f"缺少必填项：{'、'.join(missing)}"
     values["building"] = _number_part(values["building"], ("号楼", "幢", "栋", "号"))
     values["unit"] = _number_part(values["unit"], ("单元",))
     values["room"] = _number_part(values["room"], ("室", "号"))
@@ -77,10 +85,10 @@ def normalise_household_row(row: Mapping[str, object]) -> tuple[dict[str, str] |
     if probe is None or not probe.is_complete or not values["room"].isdigit():
         return None, f"住址无法识别：{values['building']}幢{values['unit']}单元{values['room']}"
     if len(values["community"]) > 32 or len(values["grid"]) > 32:
-        return None, "社区或网格编号过长（最多32字符）"
-    phone = values["phone"].replace("-", "").replace(" ", "")
-    if phone and not (phone.isdigit() and 7 <= len(phone) <= 15):
-        return None, f"电话号码格式不对：{values['phone']}"
+        return None, "社区或网格编号过长（最多32个字符）"
+    phone, reason = check_phone(values["phone"])
+    if phone is None:
+        return None, reason
     values["phone"] = phone
     return values, ""
 
@@ -104,52 +112,79 @@ class Admin:
         now: datetime,
         first_line: int = 2,
         progress: Iterator[None] | None = None,
+        dry_run: bool = False,
     ) -> ImportReport:
-        """Create or update households (and their communities and grids) in one transaction."""
-        report = ImportReport()
-        with self.db.transaction() as session:
-            street = self.ensure_street(session)
-            communities = store.communities_by_code(session=session)
-            grids = store.grids_by_code(session=session)
-            existing = store.households_by_address(session=session)
-            seen: set[tuple[int, str, str, str]] = set()
-            for offset, raw in enumerate(rows):
-                if progress is not None:
-                    next(progress, None)
-                line = first_line + offset
-                values, reason = normalise_household_row(raw)
-                if values is None:
-                    report.rejected.append(RejectedRow(line, reason))
-                    continue
-                grid = self._grid_for_row(session, values, street, communities, grids, report)
-                if grid is None:
-                    report.rejected.append(RejectedRow(line, f"网格 {values['grid']} 属于另一个社区"))
-                    continue
-                community = communities[values["community"]]
-                key = (community.id or 0, values["building"], values["unit"], values["room"])
-                if key in seen:
-                    report.rejected.append(RejectedRow(line, "与前面的行住址重复"))
-                    continue
-                seen.add(key)
-                household = existing.get(key)
-                if household is None:
-                    household = Household(
-                        community_id=key[0],
-                        grid_id=grid.id or 0,
-                        building=key[1],
-                        unit=key[2],
-                        room=key[3],
-                        created_at=now,
-                    )
-                    report.imported += 1
-                else:
-                    report.updated += 1
-                household.grid_id = grid.id or 0
-                household.head_name = values["head_name"][:64]
-                household.phone = values["phone"]
-                household.tags = ";".join(tag.strip() for tag in values["tags"].split(";") if tag.strip())[:256]
-                session.add(household)
+        """Create or update households (and their communities and grids) in one transaction.
+
+        Re-importing a file updates each household in place (keyed by community and address);
+        ``dry_run`` works everything out, reports it, and rolls it all back.
+        """
+        report = ImportReport(dry_run=dry_run)
+        try:
+            with self.db.transaction() as session:
+                self._import_rows(session, rows, report, now=now, first_line=first_line, progress=progress)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
         return report
+
+    def _import_rows(
+        self,
+        session: Session,
+        rows: Iterable[Mapping[str, object]],
+        report: ImportReport,
+        *,
+        now: datetime,
+        first_line: int,
+        progress: Iterator[None] | None,
+    ) -> None:
+        street = self.street_for_import(session)
+        communities = store.communities_by_code(session=session)
+        grids = store.grids_by_code(session=session)
+        existing = store.households_by_address(session=session)
+        seen: dict[tuple[int, str, str, str], int] = {}
+        for offset, raw in enumerate(rows):
+            if progress is not None:
+                next(progress, None)
+            line = first_line + offset
+            values, reason = normalise_household_row(raw)
+            if values is None:
+                report.rejected.append(RejectedRow(line, reason))
+                continue
+            grid = self._grid_for_row(session, values, street, communities, grids, report)
+            if grid is None:
+                owner = next((c.code for c in communities.values() if c.id == grids[values["grid"]].community_id), "")
+                report.rejected.append(
+                    RejectedRow(line, f"网格 {values['grid']} 属于社区 {owner}，不属于 {values['community']}")
+                )
+                continue
+            community = communities[values["community"]]
+            key = (community.id or 0, values["building"], values["unit"], values["room"])
+            if key in seen:
+                report.rejected.append(RejectedRow(line, f"与第 {seen[key]} 行住址重复"))
+                continue
+            seen[key] = line
+            household = existing.get(key)
+            tags = ";".join(tag.strip() for tag in re.split(r"[;；,，、]", values["tags"]) if tag.strip())[:256]
+            wanted = (grid.id or 0, values["head_name"][:64], values["phone"], tags)
+            if household is None:
+                household = Household(
+                    community_id=key[0], grid_id=wanted[0], building=key[1], unit=key[2], room=key[3], created_at=now
+                )
+                report.imported += 1
+            elif (household.grid_id, household.head_name, household.phone, household.tags) == wanted:
+                report.unchanged += 1
+                continue
+            else:
+                report.updated += 1
+            household.grid_id, household.head_name, household.phone, household.tags = wanted
+            session.add(household)
+
+    def street_for_import(self, session: Session) -> Street:
+        """The street new communities join: the only street there is, else the default one."""
+        streets = repo.streets(session=session)
+        return streets[0] if len(streets) == 1 else self.ensure_street(session)
 
     @staticmethod
     def _grid_for_row(

@@ -564,3 +564,23 @@ def bind_request_to_officer(number: int, name: str, address: str, community: str
 def member_line(number: int, name: str, via: str, at: datetime | None, zone: ZoneInfo) -> str:
     when = local_time(at, zone) if at is not None else ""
     return f"{number}. {name or '未署名'} · {VERIFIED_VIA_NAMES.get(via, via)} · {when}"
+
+# --- issue 13: Chinese labels for the admin's command line and the demo's summary
+CASE_EVENT_NAMES = {
+    "filed": "登记",
+    "filed_by_officer": "网格员登记",
+    "replied": "回复",
+    "resolved": "办结",
+    "transferred": "转办",
+    "rejected": "不予受理",
+    "rated": "居民评价",
+    "recategorised": "类别更正",
+}
+MESSAGE_KIND_NAMES = {
+    "ack": "受理回执",
+    "reply": "回复",
+    "notify": "通知",
+    "alert": "超时提醒",
+    "digest": "民情分析",
+    "notice": "群公告",
+}
