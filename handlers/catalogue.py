@@ -565,6 +565,7 @@ def member_line(number: int, name: str, via: str, at: datetime | None, zone: Zon
     when = local_time(at, zone) if at is not None else ""
     return f"{number}. {name or '未署名'} · {VERIFIED_VIA_NAMES.get(via, via)} · {when}"
 
+
 # --- issue 13: Chinese labels for the admin's command line and the demo's summary
 CASE_EVENT_NAMES = {
     "filed": "登记",
