@@ -156,6 +156,86 @@ def households_list(
     _out().print(table)
 
 
+def _file_as_json(file: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return dict(plain(asdict(file)))
+
+
+def households_show(
+    address: Annotated[str, typer.Argument(help="The address, e.g. 3幢2单元301 (prefix the community if needed).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show a household's file (一户一档): members, tags, every case with its outcome, visits."""
+    from analysis.taxonomy import load_taxonomy
+    from handlers.errors import UserFacingError
+    from handlers.household_file import as_text, file_for_address
+
+    settings = _settings(db)
+    database = _database(db)
+    try:
+        file = file_for_address(database, address, load_taxonomy(settings.taxonomy_path))
+    except UserFacingError as error:
+        raise _fail(error.message) from error
+    finally:
+        database.dispose()
+    if json_out:
+        _print_json(_file_as_json(file))
+        return
+    _out().print(as_text(file, ZoneInfo(settings.timezone), max_cases=1000), markup=False, highlight=False)
+
+
+def households_export(
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="FILE.xlsx, or FILE.pdf for one household.")],
+    community: Annotated[str | None, typer.Option("--community", help="The community register (一居一册).")] = None,
+    household: Annotated[str | None, typer.Option("--household", help="One household's file (一户一档).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export the community register (a sheet per grid, a row per household with counts) or one household's
+    file with its history."""
+    from analysis.taxonomy import load_taxonomy
+    from bot import exports
+    from handlers.errors import UserFacingError
+    from handlers.household_file import community_register, file_for_address
+
+    if (community is None) == (household is None):
+        raise _fail("请二选一：--community 社区编号（一居一册）或 --household 住址（一户一档）。")
+    suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".pdf") or (community is not None and suffix != ".xlsx"):
+        raise _fail("一居一册导出为 .xlsx；一户一档导出为 .xlsx 或 .pdf。")
+    if not out.parent.is_dir():
+        raise _fail(f"目录不存在：{out.parent}")
+    settings = _settings(db)
+    zone = ZoneInfo(settings.timezone)
+    database = _database(db)
+    try:
+        if community is not None:
+            register = community_register(database, community)
+            written = exports.write_register(register, out, zone)
+            err.print(f"已导出 {register.community_name} 一居一册：{len(register.grids)} 个网格、{written} 户 → {out}")
+            return
+        file = file_for_address(database, household or "", load_taxonomy(settings.taxonomy_path))
+        if suffix == ".pdf":
+            exports.write_household_pdf(file, out, zone)
+        else:
+            exports.write_household_xlsx(file, out, zone)
+        err.print(f"已导出 {file.community_name}{file.address} 一户一档（{len(file.cases)} 件诉求）→ {out}")
+    except UserFacingError as error:
+        raise _fail(error.message) from error
+    finally:
+        database.dispose()
+
+
 # ------------------------------------------------------------------------------------------ street, officers, groups
 
 
@@ -343,6 +423,8 @@ def register(*, app: typer.Typer, households: typer.Typer, officers: typer.Typer
     app.add_typer(street_app, name="street")
     households.command("import")(households_import)
     households.command("list")(households_list)
+    households.command("show")(households_show)
+    households.command("export")(households_export)
     officers.command("list")(officers_list)
     groups.command("list")(groups_list)
     cases.command("list")(cases_list)

@@ -65,6 +65,7 @@ HELP = {
         "/visit 住址 情况 — 记录一次入户走访\n"
         "/approve 编号、/decline 编号 — 同意或拒绝居民的绑定申请\n"
         "/unbind 住址 [序号] — 查看或解除某户已绑定的成员\n"
+        "/household 住址 — 查看一户一档：成员、标签、诉求、走访\n"
         "/digest week|month|quarter — 民情分析周报、月报、季报（社区、街道领导）"
     ),
 }
@@ -81,6 +82,7 @@ USAGE = {
     "bind": "用法：/bind 住址 手机号后四位，例如 /bind 3幢2单元301 5678（不带数字则请网格员确认）",
     "unbind": "用法：/unbind 住址 查看该户已绑定的成员；/unbind 住址 序号 解除其中一人的绑定",
     "approve": "用法：/approve 申请编号，例如 /approve 12",
+    "household": "用法：/household 住址，例如 /household 3幢2单元301",
     "decline": "用法：/decline 申请编号，例如 /decline 12",
     "join": "用法：/join 邀请码",
     "case": "用法：/case 编号，例如 /case MQ-2026-000123",
@@ -585,3 +587,18 @@ MESSAGE_KIND_NAMES = {
     "digest": "民情分析",
     "notice": "群公告",
 }
+
+# --- issue 13: the household file (一户一档)
+HOUSEHOLD_HEAD = "【户档案】{community} {address}（网格 {grid}）"
+HOUSEHOLD_HEAD_OF = "户主：{name} · 电话：{phone}"
+HOUSEHOLD_TAGS = "标签：{tags}"
+HOUSEHOLD_MEMBERS = "已绑定成员 {count} 人：{names}"
+HOUSEHOLD_CASES = "诉求 {count} 件（评价 {rated} 件，其中满意 {satisfied} 件）："
+HOUSEHOLD_VISITS = "走访 {count} 次："
+REGISTER_COLUMNS = (
+    "楼栋", "单元", "房号", "户主", "电话", "标签", "绑定成员",
+    "诉求数", "未办结", "已评价", "满意", "走访次数", "最近走访",
+)  # fmt: skip
+HOUSEHOLD_CASE_COLUMNS = ("登记日期", "编号", "类别", "状态", "办理结果", "评价", "内容")
+HOUSEHOLD_VISIT_COLUMNS = ("走访日期", "走访人", "情况")
+COMMUNITY_UNKNOWN = "没有编号为 {code} 的社区。"

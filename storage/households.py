@@ -1,11 +1,25 @@
 """Household membership: verified binding, approval requests, failed attempts, members (issue 13)."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.models import BindRequest, ChatIdentity, FailedAttempt, Household, Resident
+from storage.models import (
+    OPEN_STATUSES,
+    BindRequest,
+    Case,
+    CaseEvent,
+    ChatIdentity,
+    FailedAttempt,
+    Grid,
+    Household,
+    Officer,
+    Resident,
+    Visit,
+)
 
 PENDING = "pending"
 
@@ -107,3 +121,99 @@ def failures_since(
 
 def record_failure(*, session: Session, platform: str, user_id: str, kind: str, at: datetime) -> None:
     session.add(FailedAttempt(platform=platform, user_id=user_id[:64], kind=kind, at=at))
+
+
+# --- the household file (一户一档) and the community register (一居一册)
+
+
+def household_cases(*, session: Session, household_id: int) -> Sequence[tuple[Case, str]]:
+    """The household's cases, oldest first, each with the words of its latest outcome (resolved or rejected)."""
+    cases = session.exec(select(Case).where(Case.household_id == household_id).order_by(col(Case.id))).all()
+    if not cases:
+        return []
+    outcomes: dict[int, str] = {}
+    for case_id, detail in session.exec(
+        select(CaseEvent.case_id, CaseEvent.detail)
+        .where(col(CaseEvent.case_id).in_([c.id for c in cases]), col(CaseEvent.kind).in_(("resolved", "rejected")))
+        .order_by(col(CaseEvent.id))
+    ).all():
+        outcomes[case_id] = detail
+    return [(case, outcomes.get(case.id or 0, "")) for case in cases]
+
+
+def household_visits(*, session: Session, household_id: int) -> Sequence[tuple[Visit, Officer | None]]:
+    rows = session.exec(
+        select(Visit, Officer)
+        .join(Officer, col(Officer.id) == col(Visit.officer_id), isouter=True)
+        .where(Visit.household_id == household_id)
+        .order_by(col(Visit.at))
+    ).all()
+    return [(visit, officer) for visit, officer in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRow:
+    """One household's line in the community register, with its counts."""
+
+    household: Household
+    grid_code: str
+    grid_name: str
+    members: int
+    cases: int
+    open_cases: int
+    satisfied: int
+    rated: int
+    visits: int
+    last_visit: datetime | None
+
+
+def community_register(*, session: Session, community_id: int) -> list[RegisterRow]:
+    """Every household of the community with member, case, rating and visit counts, by grid and address."""
+    members = dict(
+        session.exec(
+            select(Resident.household_id, func.count())
+            .join(Household, col(Household.id) == col(Resident.household_id))
+            .where(Household.community_id == community_id, col(Resident.verified_via) != "")
+            .group_by(col(Resident.household_id))
+        ).all()
+    )
+    case_counts: dict[int, tuple[int, int, int, int]] = {}
+    for household_id, total, still_open, satisfied, rated in session.execute(
+        sa.select(
+            col(Case.household_id),
+            func.count(),
+            func.sum(sa.case((col(Case.status).in_(OPEN_STATUSES), 1), else_=0)),
+            func.sum(sa.case((col(Case.rating).in_(("satisfied", "basically")), 1), else_=0)),
+            func.sum(sa.case((col(Case.rating).is_not(None), 1), else_=0)),
+        )
+        .join(Household, col(Household.id) == col(Case.household_id))
+        .where(col(Household.community_id) == community_id)
+        .group_by(col(Case.household_id))
+    ).all():
+        case_counts[household_id or 0] = (int(total), int(still_open or 0), int(satisfied or 0), int(rated or 0))
+    visits = {
+        household_id: (int(count), last)
+        for household_id, count, last in session.execute(
+            sa.select(col(Visit.household_id), func.count(), func.max(col(Visit.at)))
+            .join(Household, col(Household.id) == col(Visit.household_id))
+            .where(col(Household.community_id) == community_id)
+            .group_by(col(Visit.household_id))
+        ).all()
+    }
+    rows = session.exec(
+        select(Household, Grid)
+        .join(Grid, col(Grid.id) == col(Household.grid_id))
+        .where(col(Household.community_id) == community_id)
+        .order_by(col(Grid.code), col(Household.building), col(Household.unit), col(Household.room))
+    ).all()
+    found = []
+    for household, grid in rows:
+        key = household.id or 0
+        total, still_open, satisfied, rated = case_counts.get(key, (0, 0, 0, 0))
+        count, last = visits.get(key, (0, None))
+        found.append(
+            RegisterRow(
+                household, grid.code, grid.name, members.get(key, 0), total, still_open, satisfied, rated, count, last
+            )
+        )
+    return found

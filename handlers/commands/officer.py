@@ -10,6 +10,7 @@ from handlers.cases import case_line, case_to_act_on, to_officer, to_poster, two
 from handlers.commands.registry import GROUP, PRIVATE, command
 from handlers.context import OFFICERS, Call
 from handlers.errors import BadInput, NotFound, PermissionDenied
+from handlers.household_file import as_text, household_file
 from handlers.intake import Intake, PostDraft, has_words
 from handlers.messages import Button, OutgoingMessage
 from storage import repositories as repo
@@ -217,3 +218,13 @@ def on_decline(call: Call) -> list[OutgoingMessage]:
 def on_unbind(call: Call) -> list[OutgoingMessage]:
     """List a household's bound members (``/unbind 3幢2单元301``) or remove one (``/unbind 3幢2单元301 2``)."""
     return binding.unbind(call)
+
+
+@command("household", roles=OFFICERS, where=PRIVATE)
+def on_household(call: Call) -> list[OutgoingMessage]:
+    """Show a household's file (一户一档): members, tags, cases with outcomes, visits (``/household 3幢2单元301``)."""
+    if not call.args:
+        raise BadInput(catalogue.USAGE["household"])
+    found = binding.find_household(call.session, call.args, officer=call.officer)
+    file = household_file(call.session, found.household, call.services.taxonomy)
+    return [call.answer(as_text(file, call.services.settings.zone))]
