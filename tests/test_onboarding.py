@@ -8,13 +8,16 @@ from openpyxl import Workbook
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from analysis.analyzer import Analyzer
 from bot.cli import app
 from bot.dbcheck import _server_problem
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.onboarding import check_phone
 from handlers.service import Minqing
-from tests.factories import build_world
+from storage.db import Database
+from tests.conftest import T0
+from tests.factories import World, build_world
 
 runner = CliRunner()
 ZH_HEADER = "社区,网格,楼栋,单元,房号,户主,电话,标签\n"
@@ -323,3 +326,40 @@ def test_server_problems_are_named(driver_message: str, expected: str) -> None:
     said = _server_problem(driver_message, "db:5432/minqing", "minqing")
 
     assert expected in said and "\n" not in said
+
+
+def test_the_readme_walkthrough_works_as_written(tmp_path: Path, analyzer: Analyzer) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Setting up a street") : readme.index("## Chat commands")]
+    sample = re.search(r"```csv\n(.*?)```", section, re.DOTALL)
+    assert sample is not None
+    text = "\n".join(line.removeprefix("   ") for line in sample.group(1).splitlines()).rstrip() + "\n"
+    shipped = Path(__file__).resolve().parents[1] / "examples" / "households-sample.csv"
+    assert shipped.read_text(encoding="utf-8") == text, "README sample and examples/ file agree"
+    url = f"sqlite:///{tmp_path / 'street.db'}"
+    path = tmp_path / "households.csv"
+    path.write_bytes(text.encode("gbk"))  # as Excel on Chinese Windows would save it
+
+    assert invoke("db", "upgrade", "--db", url)[0] == 0
+    assert invoke("street", "set", "--code", "WT", "--name", "梧桐街道", "--db", url)[0] == 0
+    assert import_file(url, path, "--dry-run")["imported"] == 7 and households(url) == []
+    report = import_file(url, path)
+    assert report["imported"] == 7 and report["rejected"] == []
+    assert [h["phone"] for h in households(url, "--community", "WT")] == ["13600136004", "13500135005"]
+    code, out, _ = invoke(
+        "officers", "add", "--name", "王芳", "--role", "grid_officer", "--scope", "GH-01", "--db", url, "--json"
+    )
+    assert code == 0
+    assert invoke("officers", "add", "--name", "赵敏", "--role", "street_leader", "--scope", "WT", "--db", url)[0] == 0
+    database = Database.from_url(url)
+    try:
+        clock = FixedClock(T0)
+        world = World(Minqing(db=database, analyzer=analyzer, clock=clock), Admin(database), clock)
+        assert "欢迎" in world.send(f"/join {json.loads(out)['invite_code']}", user="wangfang").messages[0].text
+        assert "绑定成功" in world.send("/bind 1幢1单元101 8001", user="chen").messages[0].text
+        asked = world.send("/bind 1幢1单元102", user="lin")
+        assert any(m.chat_id == "wangfang" and m.buttons for m in asked.messages)
+    finally:
+        database.dispose()
