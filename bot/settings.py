@@ -4,12 +4,13 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.digests import DigestSettings
 from handlers.service import CoreSettings
-from schedules.jobs import DEFAULT_CRONS, ScheduleSettings
+from handlers.visits import DEFAULT_PLANS, parse_plans
+from schedules.jobs import DEFAULT_CRONS, VISITS, ScheduleSettings
 from storage.db import DEFAULT_SQLITE_URL
 
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     #: Issue 13: failed /bind or /join proofs an account may make per window (minutes) before a pause.
     attempt_limit: int = 5
     attempt_window_minutes: int = 30
+    #: Issue 13: visit plans by household tag, in days ("*" = every household), and the weekly list's cron.
+    visit_plans: str = DEFAULT_PLANS
+    visits_cron: str = DEFAULT_CRONS[VISITS]
     # Schedules (issue 5): crontab lines in ``timezone``; weekdays by name (mon-sun), never numbers.
     digest_week_cron: str = DEFAULT_CRONS["week"]
     digest_month_cron: str = DEFAULT_CRONS["month"]
@@ -55,6 +59,7 @@ class Settings(BaseSettings):
             "month": self.digest_month_cron,
             "quarter": self.digest_quarter_cron,
             "overdue": self.overdue_cron,
+            VISITS: self.visits_cron,
         }
         return ScheduleSettings(
             zone=ZoneInfo(self.timezone),
@@ -64,6 +69,7 @@ class Settings(BaseSettings):
             digest=DigestSettings(min_sample=self.digest_min_sample),
             charts=self.digest_charts,
             pack_days_cron=self.pack_days_cron,
+            visit_plans=self.visit_plans,
         )
 
     def core(self) -> CoreSettings:
@@ -73,4 +79,11 @@ class Settings(BaseSettings):
             triage_threshold=self.triage_threshold,
             attempt_limit=self.attempt_limit,
             attempt_window=timedelta(minutes=self.attempt_window_minutes),
+            visit_plans=self.visit_plans,
         )
+
+    @field_validator("visit_plans")
+    @classmethod
+    def _plans_read(cls, value: str) -> str:
+        parse_plans(value)  # ValueError says which plan is wrong
+        return value

@@ -62,7 +62,8 @@ HELP = {
         "/category 编号 类别 — 更正诉求类别（如 停车交通），帮助系统学会正确分类\n"
         "/reject 编号 原因 — 不予受理并说明原因\n"
         "/file — 在群里回复某条消息发送，把它登记为诉求\n"
-        "/visit 住址 情况 — 记录一次入户走访\n"
+        "/visit 住址 情况 — 记录一次入户走访（情况以 #诉求 开头则同时登记为诉求）\n"
+        "/due — 本周按走访计划应走访的住户\n"
         "/approve 编号、/decline 编号 — 同意或拒绝居民的绑定申请\n"
         "/unbind 住址 [序号] — 查看或解除某户已绑定的成员\n"
         "/household 住址 — 查看一户一档：成员、标签、诉求、走访\n"
@@ -602,3 +603,10 @@ REGISTER_COLUMNS = (
 HOUSEHOLD_CASE_COLUMNS = ("登记日期", "编号", "类别", "状态", "办理结果", "评价", "内容")
 HOUSEHOLD_VISIT_COLUMNS = ("走访日期", "走访人", "情况")
 COMMUNITY_UNKNOWN = "没有编号为 {code} 的社区。"
+
+# --- issue 13: visits that count (走街不漏户)
+NO_VISITS_DUE = "本周您负责的住户都已按计划走访，辛苦了 👍"
+VISITS_DUE_HEAD = "【走访提醒】本周应走访 {count} 户（按走访计划，逾期最久的在前）："
+VISITS_DUE_MORE = "……另有 {count} 户，请发送 /due 查看。"
+VISITS_DUE_FOOT = "走访后请发送 /visit 住址 情况 记录；发现问题可写 /visit 住址 #诉求 问题描述，直接登记为诉求。"
+VISIT_FILED = "已记入 {address} 的户档案，并登记为诉求 {code}。"

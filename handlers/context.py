@@ -37,6 +37,8 @@ class CoreSettings:
     # --- issue 13: failed proofs (/bind digits or address, /join codes) per chat account and kind
     attempt_limit: int = 5
     attempt_window: timedelta = timedelta(minutes=30)
+    #: Issue 13: how often households are visited, by tag (days; "*" = every household).
+    visit_plans: str = "独居老人=14;*=91"
 
 
 class LeaderDigests(Protocol):

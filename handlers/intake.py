@@ -134,13 +134,21 @@ class Intake:
         return None
 
     def file(
-        self, session: Session, draft: PostDraft, analysis: Analysis, *, now: datetime, by: Officer | None = None
+        self,
+        session: Session,
+        draft: PostDraft,
+        analysis: Analysis,
+        *,
+        now: datetime,
+        by: Officer | None = None,
+        household: Household | None = None,
     ) -> Filed:
-        """Route → persist → announce; ``by`` is the officer filing it on a resident's behalf."""
+        """Route → persist → announce; ``by`` is the officer filing it on a resident's behalf, and
+        ``household`` the household it is about when the officer says so (a visit note, issue 13)."""
         reporter = repo.get_or_create_identity(
             session=session, platform=draft.platform, user_id=draft.user_id, display_name=draft.user_name, at=now
         )
-        route = self.route(session, draft, reporter, analysis)
+        route = self.route(session, draft, reporter, analysis, household=household)
         first_due, resolution_due = deadlines(
             self.services.taxonomy,
             category=analysis.category,
@@ -156,14 +164,22 @@ class Intake:
             )  # fmt: skip
         return Filed(case_id, code, self._announce(session, draft, code, analysis, route, first_due))
 
-    def route(self, session: Session, draft: PostDraft, reporter: ChatIdentity, analysis: Analysis) -> Route:
-        """The household (bound, or named completely in the text), its grid, and the assignee."""
+    def route(
+        self,
+        session: Session,
+        draft: PostDraft,
+        reporter: ChatIdentity,
+        analysis: Analysis,
+        *,
+        household: Household | None = None,
+    ) -> Route:
+        """The household (given, bound, or named completely in the text), its grid, and the assignee."""
         group = (
             repo.group_for_chat(session=session, platform=draft.platform, chat_id=draft.chat_id)
             if draft.is_group
             else None
         )
-        household = self._household_of(session, reporter, analysis, group.community_id if group else None)
+        household = household or self._household_of(session, reporter, analysis, group.community_id if group else None)
         community_id = household.community_id if household else (group.community_id if group else None)
         grid_id = household.grid_id if household else None
         if grid_id is None and community_id is not None and analysis.address is not None:

@@ -40,6 +40,13 @@ def covers_grid(session: Session, officer: Officer, grid_id: int) -> bool:
     return community_id is not None and covers_community(session, officer, community_id)
 
 
+def grids_in_reach(session: Session, officer: Officer) -> list[int]:
+    """The grids whose households ``officer`` acts for (issue 13: whose visits they plan)."""
+    if officer.role in GRID_ROLES:
+        return [officer.grid_id] if officer.grid_id is not None else []
+    return [g.id or 0 for g in repo.grids(session=session) if covers_grid(session, officer, g.id or 0)]
+
+
 def covers_case(session: Session, officer: Officer, case: Case) -> bool:
     """May ``officer`` see and handle this case? A street leader also holds cases not yet routed."""
     if officer.role == Role.ADMIN:

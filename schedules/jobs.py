@@ -26,11 +26,14 @@ from handlers.digests import (
     period_just_ended,
 )
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
+from handlers.visits import DEFAULT_PLANS, parse_plans, send_weekly_lists, week_start
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 OVERDUE = "overdue"
+#: Issue 13: each grid officer's weekly list of households due a visit.
+VISITS = "visits"
 #: The nightly job that packs the days digests read (``storage.digest_days``).
 PACK_DAYS = "pack_days"
 #: Cron fields (APScheduler's order): minute hour day month day_of_week.
@@ -39,6 +42,7 @@ DEFAULT_CRONS = {
     "month": "0 8 1 * *",
     "quarter": "0 8 1 jan,apr,jul,oct *",
     OVERDUE: "* * * * *",
+    VISITS: "0 8 * * mon",
 }
 
 
@@ -54,6 +58,8 @@ class ScheduleSettings:
     charts: bool = True
     #: When the days the digests read are packed again ("" = never; digests then pack what they need).
     pack_days_cron: str = "30 3 * * *"
+    #: Issue 13: visit plans by household tag ("独居老人=14;*=91", days).
+    visit_plans: str = DEFAULT_PLANS
     #: How often a standby scheduler tries to take over leadership.
     standby_poll_seconds: float = 15.0
 
@@ -119,6 +125,7 @@ class Jobs:
         #: Called after a run queued messages (wakes the delivery loop).
         self.on_queued = on_queued
         self.clock = clock
+        self.db = db
         zone = self.settings.zone
         self.triggers = {name: cron_trigger(line, zone) for name, line in self.settings.crons.items()}
         line = self.settings.pack_days_cron.strip()
@@ -161,9 +168,22 @@ class Jobs:
         """Pack the days changed since the digests last read them, ahead of the morning's digests."""
         return self.digests.refresh_days()
 
+    def visit_lists(self) -> int:
+        """Send the grid officers their weekly lists of households due a visit (once per week)."""
+        sent = send_weekly_lists(
+            self.db, plans=parse_plans(self.settings.visit_plans), zone=self.settings.zone, now=self.clock.now()
+        )
+        if sent:
+            log.info("visit lists: %d sent", sent)
+            self._queued()
+        return sent
+
     def run(self, name: str) -> list[AlertRecord] | list[ProducedDigest]:
         if name == PACK_DAYS:
             self.pack_days()
+            return []
+        if name == VISITS:
+            self.visit_lists()
             return []
         return self.check_overdue() if name == OVERDUE else self.digest(name)
 
@@ -185,6 +205,10 @@ class Jobs:
         if made:
             log.warning("caught up %d missed digests at start-up", len(made))
             self._queued()
+        visits = self.triggers.get(VISITS)
+        fired_visits = last_fire(visits, now) if visits is not None else None
+        if fired_visits is not None and fired_visits >= week_start(now, self.settings.zone):
+            self.visit_lists()  # this week's lists, if the Monday run was missed (sent once either way)
         self.check_overdue()
         return produced
 

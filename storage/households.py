@@ -19,6 +19,7 @@ from storage.models import (
     Officer,
     Resident,
     Visit,
+    VisitListSent,
 )
 
 PENDING = "pending"
@@ -217,3 +218,35 @@ def community_register(*, session: Session, community_id: int) -> list[RegisterR
             )
         )
     return found
+
+
+# --- visits that count (走街不漏户): last visit per household, weekly lists sent once
+
+
+def households_with_last_visit(
+    *, session: Session, grid_ids: Sequence[int]
+) -> Sequence[tuple[Household, datetime | None]]:
+    """The grids' households with their latest visit (None: never visited), in address order."""
+    last = (
+        sa.select(col(Visit.household_id), func.max(col(Visit.at)).label("last"))
+        .group_by(col(Visit.household_id))
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(Household, last.c.last)
+        .join(last, last.c.household_id == col(Household.id), isouter=True)
+        .where(col(Household.grid_id).in_(list(grid_ids)))
+        .order_by(col(Household.grid_id), col(Household.building), col(Household.unit), col(Household.room))
+    ).all()
+    return [(household, at) for household, at in rows]
+
+
+def claim_visit_list(*, session: Session, officer_id: int, week_start: datetime, at: datetime) -> bool:
+    """Record that this officer's list for this week is being sent; False when it already was."""
+    from storage.repositories import insert_ignoring_conflict
+
+    return insert_ignoring_conflict(
+        session,
+        sa.inspect(VisitListSent).local_table,
+        {"officer_id": officer_id, "week_start": week_start, "sent_at": at},
+    )

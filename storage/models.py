@@ -403,3 +403,14 @@ class FailedAttempt(SQLModel, table=True):
     user_id: str = Field(max_length=64)
     kind: str = Field(max_length=16)
     at: datetime = ts()
+
+
+class VisitListSent(SQLModel, table=True):
+    """An officer's weekly list of households due a visit; unique per (officer, week) so it is sent once."""
+
+    __table_args__ = (sa.UniqueConstraint("officer_id", "week_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id")
+    week_start: datetime = ts()
+    sent_at: datetime = ts()

@@ -280,6 +280,10 @@ def grid_by_code(*, session: Session, code: str) -> Grid | None:
     return session.exec(select(Grid).where(Grid.code == code)).first()
 
 
+def grids(*, session: Session) -> Sequence[Grid]:
+    return session.exec(select(Grid).order_by(col(Grid.id))).all()
+
+
 def communities(*, session: Session) -> Sequence[Community]:
     return session.exec(select(Community).order_by(col(Community.id))).all()
 

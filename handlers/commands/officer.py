@@ -1,11 +1,12 @@
 """Commands grid officers (and every officer above them) use to work their cases."""
 
 import unicodedata
+from datetime import timedelta
 
 from analysis.address import extract_address
 from analysis.analyzer import clean_text
 from analysis.taxonomy import Category, Taxonomy
-from handlers import binding, catalogue, jurisdiction, lifecycle
+from handlers import binding, catalogue, jurisdiction, lifecycle, visits
 from handlers.cases import case_line, case_to_act_on, to_officer, to_poster, two_args
 from handlers.commands.registry import GROUP, PRIVATE, command
 from handlers.context import OFFICERS, Call
@@ -173,7 +174,8 @@ def on_file(call: Call) -> list[OutgoingMessage]:
 
 @command("visit", roles=OFFICERS, where=PRIVATE)
 def on_visit(call: Call) -> list[OutgoingMessage]:
-    """Log a household visit (走访) in the household's file (``/visit 3幢2单元301 NOTE``)."""
+    """Log a household visit (走访) in the household's file (``/visit 3幢2单元301 NOTE``); a note that
+    starts with #诉求 is also filed as a case for that household."""
     address = extract_address(call.args)
     if address is None or not address.is_complete:
         raise BadInput(catalogue.USAGE["visit"])
@@ -192,7 +194,27 @@ def on_visit(call: Call) -> list[OutgoingMessage]:
     repo.add_visit(
         session=call.session, officer_id=call.officer.id or 0, household_id=matches[0].id or 0, note=note, at=call.now
     )
-    return [call.answer(catalogue.VISIT_LOGGED.format(address=address.label()))]
+    trigger = next((t for t in call.services.settings.triggers if note.startswith(t)), None)
+    if trigger is None:
+        return [call.answer(catalogue.VISIT_LOGGED.format(address=address.label()))]
+    body = clean_text(note[len(trigger) :].strip(" :：,，"))
+    if not body or not has_words(body):
+        raise BadInput(catalogue.USAGE["visit"])
+    filed = Intake(call.services).file(
+        call.session, PostDraft.from_message(call.msg, body), call.services.analyzer.analyze(body), now=call.now,
+        by=call.officer, household=matches[0],
+    )  # fmt: skip
+    notices = [m for m in filed.messages if m.kind != "ack"]
+    return [call.answer(catalogue.VISIT_FILED.format(address=address.label(), code=filed.code)), *notices]
+
+
+@command("due", roles=OFFICERS, where=PRIVATE)
+def on_due(call: Call) -> list[OutgoingMessage]:
+    """List the households due a visit this week under the visit plans (走街不漏户), the most overdue first."""
+    plans = visits.parse_plans(call.services.settings.visit_plans)
+    grid_ids = jurisdiction.grids_in_reach(call.session, call.officer)
+    due = visits.due_visits(call.session, grid_ids=grid_ids, plans=plans, until=call.now + timedelta(days=7))
+    return [call.answer(visits.due_list_text(due, zone=call.services.settings.zone))]
 
 
 # --- issue 13: verified binding (requests and members)

@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[Runner, set[str]]] = {
     "approve": (_private("/approve {code}"), IN_SCOPE),
     "decline": (_private("/decline {code}"), IN_SCOPE),
     "unbind": (_private("/unbind 1幢1单元301"), IN_SCOPE),
+    "household": (_private("/household 1幢1单元301"), IN_SCOPE),
+    "due": (_private("/due"), OFFICERS),
 }
 
 

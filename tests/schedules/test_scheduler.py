@@ -148,7 +148,7 @@ async def test_start_scheduler_registers_jobs_and_catches_up_at_once(world: Worl
     try:
         assert isinstance(handle.leadership, SoleLeader)
         jobs = {job.id: job for job in handle.scheduler.get_jobs()}
-        assert set(jobs) == {"week", "month", "quarter", "overdue", "pack_days", "leadership"}
+        assert set(jobs) == {"week", "month", "quarter", "overdue", "pack_days", "leadership", "visits"}  # issue 13
         nightly = jobs["pack_days"].next_run_time.astimezone(SHANGHAI)
         assert (nightly.hour, nightly.minute) == (3, 30)
         weekly = jobs["week"].next_run_time.astimezone(SHANGHAI)
@@ -179,6 +179,11 @@ def test_deployment_settings_build_the_schedule() -> None:
 
     settings = Settings(digest_week_cron="30 9 * * fri", overdue_cron="", overdue_chief_after=0.25, digest_min_sample=3)
     schedule = settings.schedule()
-    assert schedule.crons == {"week": "30 9 * * fri", "month": "0 8 1 * *", "quarter": "0 8 1 jan,apr,jul,oct *"}
+    assert schedule.crons == {
+        "week": "30 9 * * fri",
+        "month": "0 8 1 * *",
+        "quarter": "0 8 1 jan,apr,jul,oct *",
+        "visits": "0 8 * * mon",  # issue 13: the weekly visit lists
+    }
     assert (schedule.chief_after, schedule.leader_after, schedule.digest.min_sample) == (0.25, 1.0, 3)
     assert str(schedule.zone) == "Asia/Shanghai"

@@ -1,4 +1,4 @@
-"""issue 13: verified binding (resident proof, approval requests, failed-attempt throttle)
+"""issue 13: verified binding (resident proof, approval requests, failed-attempt throttle), visit lists
 
 Revision ID: 0002_i13
 Revises: 0001
@@ -51,9 +51,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_failedattempt_who", "failedattempt", ["platform", "user_id", "kind", "at"])
+    op.create_table(
+        "visitlistsent",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("officer_id", sa.Integer(), nullable=False),
+        sa.Column("week_start", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["officer_id"], ["officer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("officer_id", "week_start"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("visitlistsent")
     op.drop_index("ix_failedattempt_who", table_name="failedattempt")
     op.drop_table("failedattempt")
     op.drop_index("ix_bindrequest_household_id", table_name="bindrequest")
