@@ -375,6 +375,12 @@ def _print_demo(data: dict[str, Any]) -> None:
         f"居民发言 {data['posts_sent']} 条 · 登记诉求 {data['cases']} 件 · "
         f"群聊闲谈未登记 {data['ignored_chatter']} 条 · 网格员更正类别 {data['categories_corrected']} 件"
     )
+    register = data.get("register") or {}
+    console.print(  # issue 13: visits and the exported register
+        f"网格员走访 {data['visits']} 次（其中当场登记诉求 {data['visit_cases']} 件）· "
+        f"每周走访提醒 {data['visit_lists']} 条 · 导出 {register.get('community', '')} 一居一册："
+        f"{register.get('sheets', 0)} 个网格、{register.get('households', 0)} 户"
+    )
     for title, key in (
         ("按类别", "cases_by_category"),
         ("按状态", "cases_by_status"),

@@ -48,6 +48,11 @@ class DemoReport:
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     sample_alerts: list[str] = field(default_factory=list)
     digests: list[dict[str, Any]] = field(default_factory=list)
+    # Issue 13: visits logged by officers, those filed as cases, weekly visit lists, the exported register.
+    visits: int = 0
+    visit_cases: int = 0
+    visit_lists: int = 0
+    register: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +74,10 @@ class DemoReport:
             "alerts_by_level": dict(sorted(self.alerts_by_level.items())),
             "sample_alerts": self.sample_alerts,
             "digests": self.digests,
+            "visits": self.visits,
+            "visit_cases": self.visit_cases,
+            "visit_lists": self.visit_lists,
+            "register": self.register,
             "seconds": round(self.seconds, 2),
         }
 
@@ -172,6 +181,7 @@ class Demo:
     def set_up_street(self) -> tuple[list[str], dict[str, list[str]]]:
         admin = self.app.admin
         households = household_rows(self.rng)
+        self._households = households
         report = admin.import_households(households, now=self.clock.now())
         self.report.households = report.imported
         with self.app.db.transaction() as session:
@@ -264,14 +274,45 @@ class Demo:
                 self._true_category.update(dict.fromkeys(codes, row["category"]))
             self._move_to(STREET_START + timedelta(days=day, hours=17))
             open_codes = self._officers_work(open_codes)
+            if self.clock.now().weekday() < 5:
+                self._visit_round()
             self._deliver()
         # Into 1 October, past 08:00 Shanghai: September's monthly and the third quarter's digests.
         self._move_to(QUARTER_DIGESTS_DUE)
         self._deliver()
         self._collect()
         self._collect_schedules()
+        self._export_register()
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _visit_round(self) -> None:
+        """Each grid officer visits two households of their grid; now and then a visit finds a matter."""
+        for grid in sorted({row["grid"] for row in self._households}):
+            homes = [row for row in self._households if row["grid"] == grid]
+            for row in self.rng.sample(homes, 2):
+                found = self.rng.random() < 0.08
+                note = "#诉求 楼道声控灯坏了，老人晚上下楼看不清" if found else "上门走访，了解家庭近况，无特殊情况"
+                address = f"{row['building']}幢{row['unit']}单元{row['room']}"
+                user = f"officer-{grid}-grid_officer"
+                where = f"{COMMUNITIES[row['community']][0]} {address}"
+                self.say(chat_id=user, user_id=user, text=f"/visit {where} {note}")
+                self.report.visits += 1
+                self.report.visit_cases += found
+
+    def _export_register(self) -> None:
+        """The first community's register (一居一册), written as the admin would export it."""
+        import tempfile
+        from pathlib import Path
+
+        from bot.exports import write_register
+        from handlers.household_file import community_register
+
+        community = sorted(COMMUNITIES)[0]
+        register = community_register(self.app.db, community)
+        with tempfile.TemporaryDirectory(prefix="minqing-register-") as folder:
+            rows = write_register(register, Path(folder) / f"{community}.xlsx", self.app.core.settings.zone)
+        self.report.register = {"community": community, "sheets": len(register.grids), "households": rows}
 
     def _move_to(self, moment: datetime) -> None:
         """Advance the simulated clock, running every job that falls due on the way."""
@@ -359,6 +400,7 @@ class Demo:
             for row in pending:
                 message = OutgoingMessage.from_json(row.payload)
                 self.report.messages_by_kind[row.kind] += 1
+                self.report.visit_lists += message.text.startswith("【走访提醒】")
                 if row.kind == "ack" and len(self.report.sample_acks) < 5:
                     self.report.sample_acks.append(message.text)
                 first_case_notices = not message.text.startswith("【绑定申请")
