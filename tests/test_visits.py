@@ -115,3 +115,27 @@ def test_cases_of_the_visit_are_counted_in_the_household_file(world: World) -> N
     assert "诉求 1 件" in text and "走访 1 次" in text
     with world.core.db.transaction() as session:
         assert len(session.exec(select(Case)).all()) == 1
+
+
+def test_due_list_and_register_counts_on_both_backends(db_url: str, analyzer: Analyzer) -> None:
+    from handlers.household_file import community_register
+    from storage.db import Database
+    from tests.conftest import T0
+
+    db = Database.from_url(db_url)
+    try:
+        clock = FixedClock(T0)
+        world = build_world(Minqing(db=db, analyzer=analyzer, clock=clock), Admin(db), clock)
+        world.send("/visit 1幢1单元101 上门了解情况", user="officer_gh1")
+        world.send("/visit 1幢1单元101 #诉求 门口台阶破损", user="officer_gh1")
+        clock.advance(timedelta(days=100))  # past the quarterly plan: visited households are due again
+
+        due = world.send("/due", user="officer_gh1").messages[0].text
+        register = community_register(db, "GH")
+
+        assert "本周应走访 12 户" in due and "上次：11-23" in due
+        row = next(r for r in register.grids["GH-01"] if (r.household.building, r.household.room) == ("1", "101"))
+        assert (row.visits, row.cases, row.open_cases) == (2, 1, 1)
+        assert row.last_visit is not None and row.last_visit.tzinfo is not None and row.last_visit <= clock.now()
+    finally:
+        db.dispose()
