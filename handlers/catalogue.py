@@ -610,3 +610,10 @@ VISITS_DUE_HEAD = "【走访提醒】本周应走访 {count} 户（按走访计�
 VISITS_DUE_MORE = "……另有 {count} 户，请发送 /due 查看。"
 VISITS_DUE_FOOT = "走访后请发送 /visit 住址 情况 记录；发现问题可写 /visit 住址 #诉求 问题描述，直接登记为诉求。"
 VISIT_FILED = "已记入 {address} 的户档案，并登记为诉求 {code}。"
+DIGEST_VISITS = "十、走访覆盖（本期走访过的住户 / 住户总数）"
+DIGEST_NO_HOUSEHOLDS = "  本范围还没有住户档案。"
+
+
+def visit_coverage_line(grid: str, visited: int, households: int, not_visited: int) -> str:
+    share = f"{visited / households:.0%}" if households else "—"
+    return f"  {grid}：走访 {visited}/{households} 户（{share}），未走访 {not_visited} 户"

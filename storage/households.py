@@ -250,3 +250,21 @@ def claim_visit_list(*, session: Session, officer_id: int, week_start: datetime,
         sa.inspect(VisitListSent).local_table,
         {"officer_id": officer_id, "week_start": week_start, "sent_at": at},
     )
+
+
+def visit_coverage(
+    *, session: Session, community_ids: Sequence[int], start: datetime, end: datetime
+) -> list[tuple[str, int, int]]:
+    """(grid code, households, households visited in [start, end)) for the communities' grids, by code."""
+    visited = (
+        sa.select(col(Visit.household_id)).where(col(Visit.at) >= start, col(Visit.at) < end).distinct().subquery()
+    )
+    rows = session.execute(
+        sa.select(col(Grid.code), func.count(col(Household.id)), func.count(visited.c.household_id))
+        .join(Household, col(Household.grid_id) == col(Grid.id))
+        .join(visited, visited.c.household_id == col(Household.id), isouter=True)
+        .where(col(Grid.community_id).in_(list(community_ids)))
+        .group_by(col(Grid.code))
+        .order_by(col(Grid.code))
+    ).all()
+    return [(code, int(total), int(seen)) for code, total, seen in rows]

@@ -139,3 +139,20 @@ def test_due_list_and_register_counts_on_both_backends(db_url: str, analyzer: An
         assert row.last_visit is not None and row.last_visit.tzinfo is not None and row.last_visit <= clock.now()
     finally:
         db.dispose()
+
+
+def test_the_digest_shows_visit_coverage_per_grid(world: World) -> None:
+    world.clock.advance(timedelta(days=-3))  # last week, so the weekly digest of T0 covers it
+    world.send("3幢门口路灯坏了", user="res_3_2_502")
+    world.send("/visit 1幢1单元101 上门看望", user="officer_gh1")
+    world.send("/visit 1幢1单元101 再次回访", user="officer_gh1")
+    world.send("/visit 2幢2单元502 了解情况", user="officer_gh1")
+    world.clock.advance(timedelta(days=3))
+
+    parts = [m.text for m in world.send("/digest week", user="leader_gh").messages]
+
+    text = "\n".join(parts)
+    assert "十、走访覆盖" in text
+    assert "GH-01：走访 2/12 户（17%），未走访 10 户" in text, "a household visited twice counts once"
+    assert "GH-02：走访 0/6 户（0%），未走访 6 户" in text
+    assert "WT-01" not in text, "only the leader's community"

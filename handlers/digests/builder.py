@@ -24,12 +24,14 @@ from handlers.digests.figures import (
     EarlyWarning,
     Outcome,
     PeriodCounts,
+    VisitCoverage,
     parse_counts,
 )
 from handlers.digests.periods import Period
 from handlers.digests.text import sections, split_message
 from handlers.jurisdiction import Scope
 from storage import digests as store
+from storage import households as household_store
 from storage.digest_days import DayCache, Facts, IntArray, counts_by, dense, end_day_of, first_day_of, subset
 
 _SATISFIED = ("satisfied", "basically")
@@ -108,6 +110,7 @@ class DigestBuilder:
             unconfirmed=int(
                 np.count_nonzero(facts.codes["confirmation"] == facts.code_of("confirmation", "unconfirmed"))
             ),
+            visits=_visit_coverage(session, scope, period),
         )
 
     def period_counts(
@@ -326,3 +329,11 @@ def _emotions(facts: Facts) -> tuple[tuple[str, int], ...]:
     counts = np.bincount(codes[codes >= 0], minlength=len(facts.vocab["emotion"]))
     found = [(facts.vocab["emotion"][i], int(n)) for i, n in enumerate(counts.tolist()) if n]
     return tuple(sorted(found, key=lambda item: (-item[1], item[0])))
+
+
+def _visit_coverage(session: Session, scope: Scope, period: Period) -> tuple[VisitCoverage, ...]:
+    """Issue 13: per grid of the scope, its households and those visited in the period (走街不漏户)."""
+    rows = household_store.visit_coverage(
+        session=session, community_ids=scope.community_ids, start=period.start, end=period.end
+    )
+    return tuple(VisitCoverage(grid, households, visited) for grid, households, visited in rows)

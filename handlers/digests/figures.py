@@ -69,6 +69,19 @@ class CriticalCase:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitCoverage:
+    """Issue 13: a grid's households and how many of them an officer visited in the period."""
+
+    grid: str
+    households: int
+    visited: int
+
+    @property
+    def not_visited(self) -> int:
+        return self.households - self.visited
+
+
+@dataclass(frozen=True, slots=True)
 class DigestFigures:
     kind: str
     scope_code: str
@@ -99,6 +112,7 @@ class DigestFigures:
     #: first; and how many cases still wait for an officer to confirm the category (待确认).
     emotions: tuple[tuple[str, int], ...] = ()
     unconfirmed: int = 0
+    visits: tuple[VisitCoverage, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -34,6 +34,7 @@ def sections(figures: DigestFigures, *, names: Names, settings: DigestSettings) 
                 _grids(figures, settings),
                 _officers(figures, settings),
                 _warnings(figures),
+                _visits(figures),
             )
         ),
     ]
@@ -137,6 +138,14 @@ def _officers(f: DigestFigures, settings: DigestSettings) -> list[str]:
 def _warnings(f: DigestFigures) -> list[str]:
     found = [catalogue.warning_line(w.grid, w.category, w.current, w.baseline) for w in f.warnings]
     return [catalogue.DIGEST_WARNINGS, *(found or [catalogue.DIGEST_NO_WARNINGS])]
+
+
+def _visits(f: DigestFigures) -> list[str]:
+    """Issue 13: visit coverage per grid in the period, and how many households no one visited."""
+    lines = [catalogue.DIGEST_VISITS]
+    for grid in f.visits:
+        lines.append(catalogue.visit_coverage_line(grid.grid, grid.visited, grid.households, grid.not_visited))
+    return lines if f.visits else [catalogue.DIGEST_VISITS, catalogue.DIGEST_NO_HOUSEHOLDS]
 
 
 def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
