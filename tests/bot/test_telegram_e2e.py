@@ -153,6 +153,25 @@ async def test_unsatisfied_rating_reopens_the_case_and_tells_the_officer(harness
     assert harness.cases()[0].status == "reopened"
 
 
+async def test_binding_without_digits_is_approved_with_one_tap(harness: Harness) -> None:
+    """Issue 13: the grid officer gets the request with 同意/拒绝 buttons; 同意 binds the resident."""
+    fake = harness.fake
+    await harness.post("/bind GH 1幢1单元101", user=STRANGER)
+    (asked,) = await fake.wait_sent(STRANGER)
+    requests = await fake.wait_sent(OFFICER)
+    chief = await fake.wait_sent(CHIEF)
+    assert asked.text.startswith("已请负责 1幢1单元101 的网格员确认")
+    buttons = requests[-1].params["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["同意", "拒绝"] and "【绑定申请" in chief[-1].text
+
+    await fake.inject(fake.button_press(user_id=OFFICER, message=requests[-1].result, data=buttons[0]["callback_data"]))
+    bound = await fake.wait_sent(STRANGER, 2)
+
+    assert bound[-1].text.startswith("绑定成功：1幢1单元101")
+    await fake.wait_for(lambda: bool(fake.called("answerCallbackQuery")))
+    assert fake.called("answerCallbackQuery")[0].params["text"].startswith("已同意绑定申请")
+
+
 async def test_unbound_resident_private_post_is_filed_with_a_bind_hint(harness: Harness) -> None:
     await harness.post("我想问一下小区的快递柜什么时候能修好", user=STRANGER)
 
