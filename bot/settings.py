@@ -9,8 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.digests import DigestSettings
 from handlers.service import CoreSettings
+from handlers.surveys import SurveySettings
 from handlers.visits import DEFAULT_PLANS, parse_plans
-from schedules.jobs import DEFAULT_CRONS, VISITS, ScheduleSettings
+from schedules.jobs import DEFAULT_CRONS, SURVEY_REMINDERS, SURVEYS, VISITS, ScheduleSettings
 from storage.db import DEFAULT_SQLITE_URL
 
 
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
     #: Issue 13: visit plans by household tag, in days ("*" = every household), and the weekly list's cron.
     visit_plans: str = DEFAULT_PLANS
     visits_cron: str = DEFAULT_CRONS[VISITS]
+    #: Issue 13: shares sampled each month for 回访 (closed cases) and 知晓率 (proved residents), the cron
+    #: lines, days before the one reminder, and the salt mixed into the seeds.
+    survey_followup_share: float = 0.2
+    survey_awareness_share: float = 0.05
+    surveys_cron: str = DEFAULT_CRONS[SURVEYS]
+    survey_reminders_cron: str = DEFAULT_CRONS[SURVEY_REMINDERS]
+    survey_remind_after_days: int = 3
+    survey_salt: str = "minqing"
     # Schedules (issue 5): crontab lines in ``timezone``; weekdays by name (mon-sun), never numbers.
     digest_week_cron: str = DEFAULT_CRONS["week"]
     digest_month_cron: str = DEFAULT_CRONS["month"]
@@ -60,6 +69,8 @@ class Settings(BaseSettings):
             "quarter": self.digest_quarter_cron,
             "overdue": self.overdue_cron,
             VISITS: self.visits_cron,
+            SURVEYS: self.surveys_cron,
+            SURVEY_REMINDERS: self.survey_reminders_cron,
         }
         return ScheduleSettings(
             zone=ZoneInfo(self.timezone),
@@ -70,6 +81,7 @@ class Settings(BaseSettings):
             charts=self.digest_charts,
             pack_days_cron=self.pack_days_cron,
             visit_plans=self.visit_plans,
+            surveys=self.survey_settings(),
         )
 
     def core(self) -> CoreSettings:
@@ -80,6 +92,14 @@ class Settings(BaseSettings):
             attempt_limit=self.attempt_limit,
             attempt_window=timedelta(minutes=self.attempt_window_minutes),
             visit_plans=self.visit_plans,
+        )
+
+    def survey_settings(self) -> SurveySettings:
+        return SurveySettings(
+            followup_share=self.survey_followup_share,
+            awareness_share=self.survey_awareness_share,
+            remind_after=timedelta(days=self.survey_remind_after_days),
+            salt=self.survey_salt,
         )
 
     @field_validator("visit_plans")

@@ -617,3 +617,23 @@ DIGEST_NO_HOUSEHOLDS = "  本范围还没有住户档案。"
 def visit_coverage_line(grid: str, visited: int, households: int, not_visited: int) -> str:
     share = f"{visited / households:.0%}" if households else "—"
     return f"  {grid}：走访 {visited}/{households} 户（{share}），未走访 {not_visited} 户"
+
+
+# --- issue 13: 回访 and 知晓率 by random sample
+AWARENESS_QUESTION = (
+    "【民情调查】您好！社区每月随机抽取部分住户，了解网格服务情况，请您点按钮回答两个问题：\n"
+    "1. 您知道负责您家的网格员是谁吗？\n"
+    "2. 您反映过的事情有回音吗？"
+)
+SURVEY_REMINDER = "【温馨提醒】还没有收到您的回答，方便时点一下按钮就好（只提醒这一次），谢谢！"
+SURVEY_NOT_YOURS = "这份调查不是发给您的，谢谢关注。"
+SURVEY_ALREADY = "这个问题您已经回答过了，谢谢！"
+SURVEY_ONE_MORE = "收到！还有一个问题，点一下按钮就好。"
+SURVEY_THANKS = "感谢您的反馈！您的回答会帮助我们改进工作。"
+
+
+def followup_question(code: str, when: str) -> str:
+    return (
+        f"【回访】您好！您{when}反映的事项 {code} 已办结。社区每月随机抽取部分办结事项回访"
+        "（与经办人无关），请您点按钮回答两个问题：\n1. 问题解决了吗？\n2. 您对办理结果满意吗？"
+    )

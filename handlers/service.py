@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from analysis.analyzer import Analyzer, strip_controls
-from handlers import binding, catalogue, throttle
+from handlers import binding, catalogue, surveys, throttle
 from handlers.clock import Clock
 from handlers.commands import COMMANDS
 from handlers.commands.registry import GROUP, PRIVATE, Command
@@ -112,6 +112,8 @@ class Minqing:
 
         if len(parts) == 3 and parts[0] == "bind" and parts[1] in ("ok", "no") and parts[2].isdigit():
             return self._decide_bind(query, int(parts[2]), approve=parts[1] == "ok")
+        if parts[0] == "sv":
+            return self._answer_survey(query)
         if len(parts) != 3 or parts[0] != "rate" or parts[2] not in catalogue.RATING_NAMES:
             return HandlerResult(toast=catalogue.UNKNOWN_COMMAND)
         _, code, score = parts
@@ -163,6 +165,20 @@ class Minqing:
             messages = [OutgoingMessage(query.platform, query.chat_id, done, kind="reply"), *messages]
             queue(session, messages, now)
         return HandlerResult(messages=messages, toast=done)
+
+    def _answer_survey(self, query: CallbackQuery) -> HandlerResult:
+        """A resident's tap on a 回访 or 知晓率 question (issue 13); each question is answered once."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            try:
+                with session.begin_nested():
+                    identity = repo.get_or_create_identity(
+                        session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
+                    )
+                    toast = surveys.answer(session, identity, query.data, now=now)
+            except UserFacingError as error:
+                return HandlerResult(toast=error.message, refused=True)
+        return HandlerResult(toast=toast)
 
     def bot_added_to_group(self, *, platform: str, chat_id: str, event_id: str) -> bool:
         """The bot was added to a group: if the group is not linked to a community, say how to link it.

@@ -26,6 +26,7 @@ from handlers.digests import (
     period_just_ended,
 )
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
+from handlers.surveys import SurveySettings, run_monthly, send_reminders
 from handlers.visits import DEFAULT_PLANS, parse_plans, send_weekly_lists, week_start
 from storage.db import Database
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 OVERDUE = "overdue"
 #: Issue 13: each grid officer's weekly list of households due a visit.
 VISITS = "visits"
+#: Issue 13: the monthly 回访 / 知晓率 sample, and the one reminder to those who have not answered.
+SURVEYS = "surveys"
+SURVEY_REMINDERS = "survey_reminders"
 #: The nightly job that packs the days digests read (``storage.digest_days``).
 PACK_DAYS = "pack_days"
 #: Cron fields (APScheduler's order): minute hour day month day_of_week.
@@ -43,6 +47,8 @@ DEFAULT_CRONS = {
     "quarter": "0 8 1 jan,apr,jul,oct *",
     OVERDUE: "* * * * *",
     VISITS: "0 8 * * mon",
+    SURVEYS: "0 9 1 * *",
+    SURVEY_REMINDERS: "0 10 * * *",
 }
 
 
@@ -60,6 +66,7 @@ class ScheduleSettings:
     pack_days_cron: str = "30 3 * * *"
     #: Issue 13: visit plans by household tag ("独居老人=14;*=91", days).
     visit_plans: str = DEFAULT_PLANS
+    surveys: SurveySettings = field(default_factory=SurveySettings)
     #: How often a standby scheduler tries to take over leadership.
     standby_poll_seconds: float = 15.0
 
@@ -178,7 +185,29 @@ class Jobs:
             self._queued()
         return sent
 
+    def survey_round(self) -> int:
+        """Sample last month's closed cases and residents per grid and ask them (once per month)."""
+        asked = run_monthly(self.db, settings=self.settings.surveys, zone=self.settings.zone, now=self.clock.now())
+        if asked:
+            log.info("surveys: %d people asked", asked)
+            self._queued()
+        return asked
+
+    def survey_reminders(self) -> int:
+        reminded = send_reminders(
+            self.db, settings=self.settings.surveys, zone=self.settings.zone, now=self.clock.now()
+        )
+        if reminded:
+            self._queued()
+        return reminded
+
     def run(self, name: str) -> list[AlertRecord] | list[ProducedDigest]:
+        if name == SURVEYS:
+            self.survey_round()
+            return []
+        if name == SURVEY_REMINDERS:
+            self.survey_reminders()
+            return []
         if name == PACK_DAYS:
             self.pack_days()
             return []

@@ -414,3 +414,41 @@ class VisitListSent(SQLModel, table=True):
     officer_id: int = Field(foreign_key="officer.id")
     week_start: datetime = ts()
     sent_at: datetime = ts()
+
+
+# --- issue 13: 回访 and 知晓率 by random sample (逆向考核)
+
+
+class SurveyRound(SQLModel, table=True):
+    """One month's sample of one grid for one survey kind; unique so a month is sampled once.
+
+    ``seed`` and the sizes are kept so anyone can redraw the same sample from the same population.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("kind", "period_start", "grid_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "followup" (回访 of closed cases) or "awareness" (知晓率)
+    period_start: datetime = ts()
+    grid_id: int = Field(foreign_key="grid.id")
+    seed: int = Field(sa_type=sa.BigInteger)
+    share: float
+    eligible: int
+    sampled: int
+    created_at: datetime = ts()
+
+
+class Survey(SQLModel, table=True):
+    """Two questions asked of one sampled person (about one case, for 回访); answers by buttons."""
+
+    __table_args__ = (sa.UniqueConstraint("round_id", "identity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="surveyround.id", index=True)
+    identity_id: int = Field(foreign_key="chatidentity.id")
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    asked_at: datetime = ts()
+    reminded_at: datetime | None = ts(nullable=True)
+    answered_at: datetime | None = ts(nullable=True)
+    answer1: str = Field(default="", max_length=16)
+    answer2: str = Field(default="", max_length=16)

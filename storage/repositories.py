@@ -190,6 +190,10 @@ def identities_of_officer(*, session: Session, officer_id: int) -> Sequence[Chat
     return session.exec(select(ChatIdentity).where(ChatIdentity.officer_id == officer_id)).all()
 
 
+def case_by_id(*, session: Session, case_id: int | None) -> Case | None:
+    return session.get(Case, case_id) if case_id is not None else None
+
+
 def case_by_code(*, session: Session, code: str) -> Case | None:
     return session.exec(select(Case).where(Case.code == code)).first()
 

@@ -63,7 +63,45 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "surveyround",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("period_start", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.BigInteger(), nullable=False),
+        sa.Column("share", sa.Float(), nullable=False),
+        sa.Column("eligible", sa.Integer(), nullable=False),
+        sa.Column("sampled", sa.Integer(), nullable=False),
+        sa.Column("created_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("kind", "period_start", "grid_id"),
+    )
+    op.create_table(
+        "survey",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("asked_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reminded_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answer1", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("answer2", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["round_id"], ["surveyround.id"]),
+        sa.ForeignKeyConstraint(["identity_id"], ["chatidentity.id"]),
+        sa.ForeignKeyConstraint(["case_id"], ["case.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("round_id", "identity_id"),
+    )
+    op.create_index("ix_survey_round_id", "survey", ["round_id"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_survey_round_id", table_name="survey")
+    op.drop_table("survey")
+    op.drop_table("surveyround")
     op.drop_table("visitlistsent")
     op.drop_index("ix_failedattempt_who", table_name="failedattempt")
     op.drop_table("failedattempt")
