@@ -637,3 +637,20 @@ def followup_question(code: str, when: str) -> str:
         f"【回访】您好！您{when}反映的事项 {code} 已办结。社区每月随机抽取部分办结事项回访"
         "（与经办人无关），请您点按钮回答两个问题：\n1. 问题解决了吗？\n2. 您对办理结果满意吗？"
     )
+
+
+DIGEST_SURVEYS = "十一、随机抽样回访与知晓率（每月按网格随机抽取，与经办人无关）"
+
+
+def followup_line(asked: int, answered: int, response: str, solved: str, satisfied: str, own: str) -> str:
+    return (
+        f"  回访：抽访 {asked} 人，已回答 {answered} 人（回答率 {response}）；问题已解决 {solved}，"
+        f"回访满意率 {satisfied}（居民自评满意率 {own}）"
+    )
+
+
+def awareness_line(asked: int, answered: int, response: str, knows: str, heard: str) -> str:
+    return (
+        f"  知晓率：抽访 {asked} 人，已回答 {answered} 人（回答率 {response}）；知道自己的网格员 {knows}，"
+        f"反映的事有回音 {heard}"
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storage.models import Case, CaseStatus, ChatIdentity, Household, Resident, Survey, SurveyRound
+from storage.models import Case, CaseStatus, ChatIdentity, Grid, Household, Resident, Survey, SurveyRound
 from storage.repositories import insert_ignoring_conflict
 
 
@@ -95,3 +95,29 @@ def rounds(*, session: Session, kind: str | None = None) -> Sequence[SurveyRound
 
 def surveys_of_round(*, session: Session, round_id: int) -> Sequence[Survey]:
     return session.exec(select(Survey).where(Survey.round_id == round_id).order_by(col(Survey.id))).all()
+
+
+def survey_counts(
+    *, session: Session, community_ids: Sequence[int], start: datetime, end: datetime
+) -> list[tuple[str, int, int, int, int, int]]:
+    """Per kind, of the surveys asked in [start, end) in these communities: (kind, asked, answered,
+    first answer yes, second answer yes, second answer "not applicable"), answers as they stood at ``end``."""
+    answered = sa.and_(col(Survey.answered_at).is_not(None), col(Survey.answered_at) < end)
+    rows = session.execute(
+        sa.select(
+            col(SurveyRound.kind),
+            sa.func.count(col(Survey.id)),
+            sa.func.sum(sa.case((answered, 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(answered, col(Survey.answer1) == "y"), 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(answered, col(Survey.answer2) == "y"), 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(answered, col(Survey.answer2) == "na"), 1), else_=0)),
+        )
+        .join(SurveyRound, col(SurveyRound.id) == col(Survey.round_id))
+        .join(Grid, col(Grid.id) == col(SurveyRound.grid_id))
+        .where(
+            col(Grid.community_id).in_(list(community_ids)), col(Survey.asked_at) >= start, col(Survey.asked_at) < end
+        )
+        .group_by(col(SurveyRound.kind))
+        .order_by(col(SurveyRound.kind))
+    ).all()
+    return [(kind, int(a), int(b or 0), int(c or 0), int(d or 0), int(e or 0)) for kind, a, b, c, d, e in rows]

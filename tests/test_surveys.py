@@ -181,3 +181,22 @@ def test_sampled_once_on_both_backends(db_url: str, analyzer: Analyzer) -> None:
         db.dispose()
     assert first > 0 and second == 0
     assert sum(int(str(r["sampled"])) for r in summary) == first
+
+
+def test_the_monthly_digest_reports_the_samples_beside_the_ratings(world: World) -> None:
+    from handlers.messages import OutgoingMessage
+
+    world.clock.set(DECEMBER_1)
+    run_monthly(world.core.db, settings=SETTINGS, zone=ZONE, now=world.clock.now())
+    followups = [OutgoingMessage.from_json(r.payload) for r in asked(world)]
+    solved, unsatisfied = followups[0].buttons[0][0].callback_data, followups[0].buttons[1][1].callback_data
+    world.press(solved, user=followups[0].chat_id)
+    world.press(unsatisfied, user=followups[0].chat_id)
+    world.send("1幢1单元101楼下的共享单车堆满了", user="neighbour-1-101")  # December is not empty
+    world.clock.set(datetime(2027, 1, 1, 2, tzinfo=UTC))
+
+    text = "\n".join(m.text for m in world.send("/digest month", user="leader_gh").messages)
+
+    assert "十一、随机抽样回访与知晓率" in text
+    assert "回访：抽访 3 人，已回答 1 人（回答率 33.3%）；问题已解决 100.0%，回访满意率 0.0%" in text
+    assert "知晓率：抽访" in text and "居民自评满意率" in text

@@ -24,6 +24,7 @@ from handlers.digests.figures import (
     EarlyWarning,
     Outcome,
     PeriodCounts,
+    SurveyCounts,
     VisitCoverage,
     parse_counts,
 )
@@ -32,6 +33,7 @@ from handlers.digests.text import sections, split_message
 from handlers.jurisdiction import Scope
 from storage import digests as store
 from storage import households as household_store
+from storage import surveys as survey_store
 from storage.digest_days import DayCache, Facts, IntArray, counts_by, dense, end_day_of, first_day_of, subset
 
 _SATISFIED = ("satisfied", "basically")
@@ -111,6 +113,7 @@ class DigestBuilder:
                 np.count_nonzero(facts.codes["confirmation"] == facts.code_of("confirmation", "unconfirmed"))
             ),
             visits=_visit_coverage(session, scope, period),
+            surveys=_survey_counts(session, scope, period),
         )
 
     def period_counts(
@@ -337,3 +340,11 @@ def _visit_coverage(session: Session, scope: Scope, period: Period) -> tuple[Vis
         session=session, community_ids=scope.community_ids, start=period.start, end=period.end
     )
     return tuple(VisitCoverage(grid, households, visited) for grid, households, visited in rows)
+
+
+def _survey_counts(session: Session, scope: Scope, period: Period) -> tuple[SurveyCounts, ...]:
+    """Issue 13: the random 回访 / 知晓率 samples asked in the period, with their answers so far."""
+    rows = survey_store.survey_counts(
+        session=session, community_ids=scope.community_ids, start=period.start, end=period.end
+    )
+    return tuple(SurveyCounts(*row) for row in rows)

@@ -82,6 +82,19 @@ class VisitCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyCounts:
+    """Issue 13: a survey kind's sample in the period — asked, answered, and the two yes counts."""
+
+    kind: str  # "followup" (回访) or "awareness" (知晓率)
+    asked: int
+    answered: int
+    first_yes: int
+    second_yes: int
+    #: 知晓率's second question allows 没反映过; those answers are left out of its share.
+    second_na: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DigestFigures:
     kind: str
     scope_code: str
@@ -113,6 +126,7 @@ class DigestFigures:
     emotions: tuple[tuple[str, int], ...] = ()
     unconfirmed: int = 0
     visits: tuple[VisitCoverage, ...] = ()
+    surveys: tuple[SurveyCounts, ...] = ()
 
     @property
     def is_empty(self) -> bool:

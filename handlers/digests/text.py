@@ -35,7 +35,9 @@ def sections(figures: DigestFigures, *, names: Names, settings: DigestSettings) 
                 _officers(figures, settings),
                 _warnings(figures),
                 _visits(figures),
+                _surveys(figures),
             )
+            if part  # a section with nothing to say this period is left out
         ),
     ]
 
@@ -146,6 +148,25 @@ def _visits(f: DigestFigures) -> list[str]:
     for grid in f.visits:
         lines.append(catalogue.visit_coverage_line(grid.grid, grid.visited, grid.households, grid.not_visited))
     return lines if f.visits else [catalogue.DIGEST_VISITS, catalogue.DIGEST_NO_HOUSEHOLDS]
+
+
+def _surveys(f: DigestFigures) -> list[str]:
+    """Issue 13: 回访 and 知晓率 from the random samples, beside the residents' own (self-selected) ratings."""
+    if not f.surveys:
+        return []
+    lines = [catalogue.DIGEST_SURVEYS]
+    for counts in f.surveys:
+        response = catalogue.percent(counts.answered, counts.asked)
+        first, second = (
+            catalogue.percent(counts.first_yes, counts.answered),
+            catalogue.percent(counts.second_yes, counts.answered),
+        )
+        if counts.kind == "followup":
+            own = _rate(f.overall.satisfaction_rate)
+            lines.append(catalogue.followup_line(counts.asked, counts.answered, response, first, second, own))
+        else:
+            lines.append(catalogue.awareness_line(counts.asked, counts.answered, response, first, second))
+    return lines
 
 
 def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
