@@ -379,7 +379,8 @@ def _print_demo(data: dict[str, Any]) -> None:
     console.print(  # issue 13: visits and the exported register
         f"网格员走访 {data['visits']} 次（其中当场登记诉求 {data['visit_cases']} 件）· "
         f"每周走访提醒 {data['visit_lists']} 条 · 导出 {register.get('community', '')} 一居一册："
-        f"{register.get('sheets', 0)} 个网格、{register.get('households', 0)} 户"
+        f"{register.get('sheets', 0)} 个网格、{register.get('households', 0)} 户 · "
+        f"随机抽样回访与知晓率调查 {data['surveys_asked']} 人，回答 {data['surveys_answered']} 人"
     )
     for title, key in (
         ("按类别", "cases_by_category"),

@@ -14,6 +14,7 @@ from sqlmodel import col, func, select
 
 from bot.settings import Settings
 from bot.wiring import App, build_app
+from handlers.catalogue import SURVEY_REMINDER
 from handlers.clock import FixedClock
 from handlers.messages import CallbackQuery, IncomingMessage, OutgoingMessage
 from handlers.overdue import AlertRecord
@@ -53,6 +54,9 @@ class DemoReport:
     visit_cases: int = 0
     visit_lists: int = 0
     register: dict[str, Any] = field(default_factory=dict)
+    #: 回访 / 知晓率: people asked by the monthly random samples, and those who answered both questions.
+    surveys_asked: int = 0
+    surveys_answered: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +82,8 @@ class DemoReport:
             "visit_cases": self.visit_cases,
             "visit_lists": self.visit_lists,
             "register": self.register,
+            "surveys_asked": self.surveys_asked,
+            "surveys_answered": self.surveys_answered,
             "seconds": round(self.seconds, 2),
         }
 
@@ -395,10 +401,15 @@ class Demo:
 
     def _deliver(self) -> None:
         """Stand-in for the platform: mark queued messages sent and keep a few samples."""
+        questions: list[OutgoingMessage] = []
         with self.app.db.transaction() as session:
             pending = session.exec(select(Outbox).where(col(Outbox.sent_at).is_(None)).order_by(col(Outbox.id))).all()
             for row in pending:
                 message = OutgoingMessage.from_json(row.payload)
+                if any(b.callback_data.startswith("sv:") for r in message.buttons for b in r):
+                    if not message.text.startswith(SURVEY_REMINDER):
+                        self.report.surveys_asked += 1
+                    questions.append(message)
                 self.report.messages_by_kind[row.kind] += 1
                 self.report.visit_lists += message.text.startswith("【走访提醒】")
                 if row.kind == "ack" and len(self.report.sample_acks) < 5:
@@ -408,6 +419,22 @@ class Demo:
                     self.report.sample_notifications.append(message.text)
                 row.sent_at = self.clock.now()
                 session.add(row)
+        self._answer_surveys(questions)
+
+    def _answer_surveys(self, questions: list[OutgoingMessage]) -> None:
+        """Seven in ten residents answer a survey when it arrives (the rest may after the reminder)."""
+        for message in questions:
+            if self.rng.random() >= 0.7:
+                continue
+            for row in message.buttons:
+                choice = row[0] if self.rng.random() < 0.8 else self.rng.choice(row)
+                self.app.core.handle_callback(
+                    CallbackQuery(
+                        platform="demo", chat_id=message.chat_id, user_id=message.chat_id, query_id=self._next_id(),
+                        data=choice.callback_data,
+                    )
+                )  # fmt: skip
+            self.report.surveys_answered += 1
 
     def _collect(self) -> None:
         with self.app.db.transaction() as session:

@@ -141,6 +141,8 @@ def test_demo_json_routes_cases_to_every_grid(tmp_path: Path) -> None:
     assert report["messages_by_kind"]["ack"] == report["cases"] - report["visit_cases"]
     assert report["visits"] > 0 and report["visit_cases"] > 0 and report["visit_lists"] > 0
     assert report["register"]["sheets"] == 3 and report["register"]["households"] == 420
+    # The monthly random samples (1 August, 1 September, 1 October) asked residents, and most answered.
+    assert 0 < report["surveys_answered"] < report["surveys_asked"]
     # Every demo resident proved their home: nine in ten by phone digits, one in ten by officer approval.
     assert report["residents_bound"] == 300
     # Officers corrected the cases the model misfiled, and each correction is on the case's record.
