@@ -62,7 +62,7 @@ def setup_street(core: Minqing, db: Database, clock: FixedClock, residents: int)
     for index, row in enumerate(rows[:residents]):
         user = f"resident{index:04d}"
         unit = f"{row['unit']}单元" if row["unit"] else ""
-        say(core, clock, user, f"/bind {row['community']} {row['building']}幢{unit}{row['room']}")
+        say(core, clock, user, f"/bind {row['community']} {row['building']}幢{unit}{row['room']} {row['phone'][-4:]}")
         people.append((user, f"wr{row['community']}"))
     return people
 

@@ -107,7 +107,7 @@ async def stack_factory(
         robot = FakeWeComRobot(http, f"http://127.0.0.1:{port}/wecom", token=TOKEN, aes_key=AES_KEY, urls=urls)
         joined = await robot.send(f"/join {invite}", user=OFFICER)
         assert joined.content is not None and "欢迎" in joined.content, joined
-        bound = await robot.send("/bind GH 1幢1单元301", user=RESIDENT)
+        bound = await robot.send("/bind GH 1幢1单元301 1111", user=RESIDENT)  # issue 13: proved by phone digits
         assert bound.content is not None and "绑定成功" in bound.content, bound
         slow.delay, service.endpoint.passive_budget = delay, budget  # after the setup, which goes passively
         return Stack(service, robot, urls, webhook, app_api, slow, database)

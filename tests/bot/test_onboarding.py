@@ -16,8 +16,7 @@ from handlers.clock import FixedClock
 from handlers.onboarding import check_phone
 from handlers.service import Minqing
 from storage.db import Database
-from tests.conftest import T0
-from tests.factories import World, build_world
+from tests.support.factories import T0, World, build_world
 
 runner = CliRunner()
 ZH_HEADER = "社区,网格,楼栋,单元,房号,户主,电话,标签\n"
@@ -331,12 +330,12 @@ def test_server_problems_are_named(driver_message: str, expected: str) -> None:
 def test_the_readme_walkthrough_works_as_written(tmp_path: Path, analyzer: Analyzer) -> None:
     import re
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Setting up a street") : readme.index("## Chat commands")]
     sample = re.search(r"```csv\n(.*?)```", section, re.DOTALL)
     assert sample is not None
     text = "\n".join(line.removeprefix("   ") for line in sample.group(1).splitlines()).rstrip() + "\n"
-    shipped = Path(__file__).resolve().parents[1] / "examples" / "households-sample.csv"
+    shipped = Path(__file__).resolve().parents[2] / "examples" / "households-sample.csv"
     assert shipped.read_text(encoding="utf-8") == text, "README sample and examples/ file agree"
     url = f"sqlite:///{tmp_path / 'street.db'}"
     path = tmp_path / "households.csv"

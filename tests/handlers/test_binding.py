@@ -14,8 +14,7 @@ from handlers.clock import FixedClock
 from handlers.service import CoreSettings, Minqing
 from storage.db import Database
 from storage.models import BindRequest, ChatIdentity, FailedAttempt, Household, Resident
-from tests.conftest import T0
-from tests.factories import World, build_world
+from tests.support.factories import T0, World, build_world
 
 
 @pytest.fixture
@@ -243,7 +242,7 @@ def test_the_same_throttle_covers_invite_codes(world: World) -> None:
 
 
 def test_a_redelivered_failure_is_counted_once(world: World) -> None:
-    from tests.factories import message
+    from tests.support.factories import message
 
     msg = message("/bind GH 1幢1单元301 0000", user="stranger", sent_at=world.clock.now())
     world.core.handle(msg)

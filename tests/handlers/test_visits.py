@@ -12,7 +12,7 @@ from handlers.service import Minqing
 from handlers.visits import VisitPlan, interval_for, parse_plans
 from schedules.jobs import VISITS, Jobs, ScheduleSettings
 from storage.models import Case, Household, Outbox, Visit
-from tests.factories import World, build_world, households
+from tests.support.factories import World, build_world, households
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_cases_of_the_visit_are_counted_in_the_household_file(world: World) -> N
 def test_due_list_and_register_counts_on_both_backends(db_url: str, analyzer: Analyzer) -> None:
     from handlers.household_file import community_register
     from storage.db import Database
-    from tests.conftest import T0
+    from tests.support.factories import T0
 
     db = Database.from_url(db_url)
     try:

@@ -11,7 +11,7 @@ from bot.cli import app
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.service import Minqing
-from tests.factories import World, build_world
+from tests.support.factories import World, build_world
 
 runner = CliRunner()
 

@@ -18,8 +18,7 @@ from schedules.jobs import SURVEYS, Jobs, ScheduleSettings
 from storage import surveys as store
 from storage.db import Database
 from storage.models import Outbox, Survey
-from tests.conftest import T0
-from tests.factories import World, build_world
+from tests.support.factories import T0, World, build_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DECEMBER_1 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, when the monthly job runs
