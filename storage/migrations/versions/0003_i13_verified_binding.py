@@ -1,7 +1,7 @@
 """issue 13: verified binding (resident proof, approval requests, failed-attempt throttle), visit lists
 
-Revision ID: 0002_i13
-Revises: 0001
+Revision ID: 0003_i13
+Revises: 0002_i12
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0002_i13"
-down_revision: str | None = "0001"
+revision: str = "0003_i13"
+down_revision: str | None = "0002_i12"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
