@@ -17,6 +17,7 @@ from rich.table import Table
 
 from bot import cli_admin
 from bot.cli_model import model_app
+from bot.cli_units import units_app
 from bot.dbcheck import OneLineErrors
 from bot.settings import Settings
 from bot.wechat.cli import wecom_app
@@ -44,6 +45,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(wecom_app, name="wecom")
 # Issue 13: households import/list, street set, officers/groups list, cases list/show.
 cli_admin.register(app=app, households=households_app, officers=officers_app, groups=groups_app, cases=cases_app)
+app.add_typer(units_app, name="units")
 
 err = Console(stderr=True)
 DbOption = Annotated[
@@ -121,6 +123,28 @@ def officers_add(
     else:
         sys.stdout.write(f"{code}\n")
         err.print(f"invite code for {name} ({role}, {scope}); send it to them: /join {code} (valid 7 days, one use)")
+
+
+@officers_app.command("deactivate")
+def officers_deactivate(
+    officer_id: Annotated[int, typer.Argument(help="The leaving officer's id.")],
+    to: Annotated[int | None, typer.Option("--to", help="Id of the officer who takes their open cases.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Deactivate an officer, handing their open cases to another (a case event for each)."""
+    from handlers.handover import HandoverError, deactivate_officer
+
+    try:
+        with _open_admin(db) as admin:
+            done = deactivate_officer(admin.db, officer_id=officer_id, to_id=to, now=datetime.now(UTC))
+    except HandoverError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    if json_out:
+        _print_json({"officer": done.officer, "to": done.to, "cases": done.codes})
+    else:
+        err.print(f"{done.officer} deactivated; {len(done.codes)} open cases handed to {done.to or 'nobody'}")
 
 
 @groups_app.command("link")
@@ -402,13 +426,33 @@ def _print_demo(data: dict[str, Any]) -> None:
     for notice in data["sample_notifications"]:
         console.print(notice)
         console.print()
+    _print_loop(console, data)
     _print_schedules(console, data)
     console.print(f"用时 {data['seconds']} 秒")
 
 
+def _print_loop(console: Console, data: dict[str, Any]) -> None:
+    """吹哨报到 in the demo: the loop's steps, cases per unit, a few of the texts."""
+    from handlers.catalogue import EVENT_NAMES
+
+    console.rule(f"吹哨报到 · {data['units']} 个部门和单位")
+    steps = Table("环节", "次数", title="闭环各环节（案件事件）")
+    for kind, count in data["loop_events"].items():
+        steps.add_row(EVENT_NAMES.get(kind, kind), str(count))
+    console.print(steps)
+    per_unit = Table("单位", "吹哨件数", title="按单位")
+    for name, count in data["whistled_by_unit"].items():
+        per_unit.add_row(name, str(count))
+    console.print(per_unit)
+    for text in data["sample_loop"]:
+        console.print(text, markup=False)
+        console.print()
+
+
 def _print_schedules(console: Console, data: dict[str, Any]) -> None:
     """The demo's alerts and digests: counts, samples, and the texts leaders would read."""
-    names = {"first_reply": "首次回复", "resolution": "办结"}
+    names = {"first_reply": "首次回复", "resolution": "办结", "unit_accept": "单位报到", "unit_done": "单位办结",
+             "unit_verify": "上门核实", "supervision": "督办单"}  # fmt: skip
     table = Table("超时提醒（时限/级别）", "条数", title="超时提醒与督办")
     for key, count in data["alerts_by_level"].items():
         kind, level = key.split("/")

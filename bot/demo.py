@@ -19,13 +19,42 @@ from handlers.clock import FixedClock
 from handlers.messages import CallbackQuery, IncomingMessage, OutgoingMessage
 from handlers.overdue import AlertRecord
 from schedules.jobs import DEFAULT_CRONS, OVERDUE, Jobs, ScheduleSettings, SimulatedSchedule
-from storage.models import Case, ChatIdentity, Community, Grid, Outbox, Resident, Street
+from storage.models import (
+    Case,
+    CaseEvent,
+    ChatIdentity,
+    Community,
+    Dispatch,
+    Grid,
+    Officer,
+    Outbox,
+    Resident,
+    Street,
+    Unit,
+)
 
 STREET_START = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 QUARTER_DIGESTS_DUE = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 COMMUNITIES = {"GH": ("桂花社区", ("桂花苑", "丹桂里")), "WT": ("梧桐社区", ("梧桐小区", "新桥家园"))}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅建国志强秀珍海燕"
+#: The street's departments (the taxonomy's owning offices) and outside units: (name, kind, scope).
+UNITS = (
+    ("桂花苑物业", "property", "GH"),
+    ("梧桐小区物业", "property", "WT"),
+    ("社区管理办公室", "department", "ST01"),
+    ("社区平安办公室", "department", "ST01"),
+    ("社区服务办公室", "department", "ST01"),
+    ("社区自治办公室", "department", "ST01"),
+    ("党政办公室", "department", "ST01"),
+    ("城管中队", "city_management", "ST01"),
+    ("梧桐派出所", "police", "ST01"),
+    ("市场监管所", "market", "ST01"),
+    ("供电所", "utility", "ST01"),
+)
+#: Staff-only words of the demo (a test checks none of them ever reaches a group).
+DEMO_NOTES = ("已电话联系居民，约定明天上门", "该户为独居老人，注意回访", "与物业沟通过，对方答复本周处理")
+DEMO_SUPERVISION = "请本周内办结并回复居民"
 
 
 @dataclass(slots=True)
@@ -57,6 +86,11 @@ class DemoReport:
     #: 回访 / 知晓率: people asked by the monthly random samples, and those who answered both questions.
     surveys_asked: int = 0
     surveys_answered: int = 0
+    #: 吹哨报到 (issue 15): units, the loop's steps as case events, cases whistled per unit, a few texts.
+    units: int = 0
+    loop_events: Counter[str] = field(default_factory=Counter)
+    whistled_by_unit: Counter[str] = field(default_factory=Counter)
+    sample_loop: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,6 +118,10 @@ class DemoReport:
             "register": self.register,
             "surveys_asked": self.surveys_asked,
             "surveys_answered": self.surveys_answered,
+            "units": self.units,
+            "loop_events": dict(self.loop_events.most_common()),
+            "whistled_by_unit": dict(self.whistled_by_unit.most_common()),
+            "sample_loop": self.sample_loop,
             "seconds": round(self.seconds, 2),
         }
 
@@ -140,6 +178,9 @@ class Demo:
         self._delivered = 0
         #: What each filed case is really about (the demo post's own label), for officers' corrections.
         self._true_category: dict[str, str] = {}
+        #: 吹哨报到: unit code → its liaison's user id; cases with a unit: code → (reporter, unit code).
+        self._unit_users: dict[str, str] = {}
+        self._with_units: dict[str, tuple[str, str]] = {}
 
     def _next_id(self) -> str:
         self._message_id += 1
@@ -215,6 +256,7 @@ class Demo:
         for user_id, code in invites:
             self.say(chat_id=user_id, user_id=user_id, text=f"/join {code}")
         self.report.officers = len(invites)
+        self._set_up_units()
         for community in COMMUNITIES:
             admin.link_group(
                 platform="demo",
@@ -243,6 +285,27 @@ class Demo:
                 select(func.count()).select_from(Resident).where(col(Resident.verified_via) != "")
             ).one()
         return residents, officers
+
+    def _set_up_units(self) -> None:
+        """Departments and outside units; each liaison (and the property companies' heads) joins."""
+        admin = self.app.admin
+        for name, kind, scope in UNITS:
+            unit, invite = admin.add_unit(name=name, kind=kind, scope=scope, now=self.clock.now())
+            self.say(chat_id=f"unit-{unit.code}", user_id=f"unit-{unit.code}", text=f"/join {invite}")
+            self._unit_users[unit.code] = f"unit-{unit.code}"
+            if kind == "property":
+                head = admin.unit_invite(unit=unit.code, head=True, name=f"{name}经理", now=self.clock.now())
+                self.say(chat_id=f"head-{unit.code}", user_id=f"head-{unit.code}", text=f"/join {head}")
+        self.report.units = len(UNITS)
+
+    def ask(self, user_id: str, text: str) -> str:
+        """A private command; the bot's first answer to it."""
+        msg = IncomingMessage(
+            platform="demo", chat_id=user_id, user_id=user_id, message_id=self._next_id(), text=text,
+            sent_at=self.clock.now(),
+        )  # fmt: skip
+        result = self.app.core.handle(msg)
+        return result.messages[0].text if result.messages else ""
 
     def run(self, days: int = 91) -> DemoReport:
         started = time.perf_counter()
@@ -282,6 +345,7 @@ class Demo:
             open_codes = self._officers_work(open_codes)
             if self.clock.now().weekday() < 5:
                 self._visit_round()
+            self._units_work()
             self._deliver()
         # Into 1 October, past 08:00 Shanghai: September's monthly and the third quarter's digests.
         self._move_to(QUARTER_DIGESTS_DUE)
@@ -331,6 +395,9 @@ class Demo:
             for item in job.result:
                 if isinstance(item, AlertRecord):
                     self.report.alerts_by_level[f"{item.kind}/{item.level}"] += 1
+                    heads = {text.split("】", 1)[0] for text in self.report.sample_loop}
+                    if item.kind.startswith("unit_") and item.text.split("】", 1)[0] not in heads:
+                        self.report.sample_loop.append(item.text)  # one of 提醒, 督办 and 上报 each
                     if len(self.report.sample_alerts) < 3 and item.level > len(self.report.sample_alerts):
                         self.report.sample_alerts.append(item.text)
                 elif item.created:
@@ -373,13 +440,90 @@ class Demo:
                         data=f"rate:{code}:{score}",
                     )
                 )
+            elif roll < 0.88 and case.category != "other" and self._whistle(officer, code, reporter):
+                continue
             elif roll < 0.85 and case.category == "other":
                 self.say(
                     chat_id=officer, user_id=officer, text=f"/reject {code} 该事项不属于社区受理范围，已告知办理渠道。"
                 )
             else:
                 still_open.append((code, reporter))
+            if self.rng.random() < 0.08:
+                self.say(chat_id=officer, user_id=officer, text=f"/note {code} {self.rng.choice(DEMO_NOTES)}")
         return still_open
+
+    def _whistle(self, officer: str, code: str, reporter: str) -> bool:
+        """吹哨: the officer asks which unit the bot suggests and hands the case to it."""
+        suggestion = self.ask(officer, f"/whistle {code}")
+        marker = f"/whistle {code} "
+        if marker not in suggestion:
+            return False
+        unit_code = suggestion.split(marker, 1)[1].split()[0]
+        answer = self.ask(officer, f"/whistle {code} {unit_code} 请贵单位协助处理，居民反映较急")
+        if not answer.startswith("已吹哨"):
+            return False
+        self._with_units[code] = (reporter, unit_code)
+        if len(self.report.sample_loop) < 1:
+            self.report.sample_loop.append(answer)
+        return True
+
+    def _units_work(self) -> None:
+        """Each evening the units move their cases one step; grid officers verify what they finished."""
+        leader = "leader-street"
+        for code, (reporter, unit_code) in list(self._with_units.items()):
+            case = self._case(code)
+            if case is None:
+                continue
+            liaison, officer, roll = self._unit_users[unit_code], self._officer_user(case), self.rng.random()
+            state = self._dispatch_state(case.id or 0)
+            if state == "whistled" and roll < 0.15:
+                continue  # signs in late: the unit ladder reminds it
+            if state == "whistled" and roll < 0.25:
+                self.ask(liaison, f"/return {code} 经核实不属于本单位职责，请另行交办")
+                del self._with_units[code]
+                self.say(chat_id=officer, user_id=officer, text=f"/resolve {code} 已由社区直接协调处理完毕。")
+                continue
+            if state == "whistled":
+                self.ask(liaison, f"/accept {code}")
+                if roll > 0.9:
+                    self.ask(leader, f"/supervise {code} 2 {DEMO_SUPERVISION}")
+            elif state == "accepted" and roll < 0.15:
+                self.ask(liaison, f"/extend {code} 2 需要协调施工队，申请延期")
+                chief = self._chief_of(case)
+                if chief:
+                    self.ask(chief, f"/grant {code}")
+            elif state == "accepted":
+                self.ask(liaison, f"/done {code} 已派人到现场处理完毕")
+            elif state == "done" and roll < 0.15:
+                self.ask(officer, f"/sendback {code} 上门查看仍未解决，请再处理")
+            elif state == "done":
+                answer = self.ask(officer, f"/verify {code} 已上门核实，问题已解决")
+                del self._with_units[code]
+                if len(self.report.sample_loop) < 2:
+                    self.report.sample_loop.append(answer)
+                if self.rng.random() < 0.7:  # the rest never rate: closed as 未评价 after a week
+                    self.app.core.handle_callback(
+                        CallbackQuery(
+                            platform="demo", chat_id=reporter, user_id=reporter, query_id=self._next_id(),
+                            data=f"rate:{code}:{self.rng.choice(['satisfied', 'satisfied', 'basically'])}",
+                        )
+                    )  # fmt: skip
+
+    def _dispatch_state(self, case_id: int) -> str:
+        with self.app.db.transaction() as session:
+            dispatch = session.exec(
+                select(Dispatch).where(Dispatch.case_id == case_id).order_by(col(Dispatch.id).desc())
+            ).first()
+            return dispatch.state if dispatch else ""
+
+    def _chief_of(self, case: Case) -> str | None:
+        with self.app.db.transaction() as session:
+            chief = session.exec(
+                select(ChatIdentity.user_id)
+                .join(Officer, col(Officer.id) == ChatIdentity.officer_id)
+                .where(Officer.grid_id == case.grid_id, Officer.role == "grid_chief")
+            ).first()
+            return chief
 
     def _correct_category(self, officer: str, code: str, filed_under: str) -> None:
         """An officer who sees the model filed a case under the wrong category corrects it (/category)."""
@@ -449,6 +593,16 @@ class Demo:
                 select(Grid.code, func.count()).join(Case, col(Case.grid_id) == Grid.id).group_by(Grid.code)
             ).all():
                 self.report.by_grid[grid] = count
+            loop_kinds = ("whistled", "accepted", "returned", "extension_asked", "extension_approved", "unit_done",
+                          "sent_back", "verified", "note", "supervised", "unrated_closed")  # fmt: skip
+            for kind, count in session.exec(
+                select(CaseEvent.kind, func.count()).where(col(CaseEvent.kind).in_(loop_kinds)).group_by(CaseEvent.kind)
+            ).all():
+                self.report.loop_events[kind] = count
+            for name, count in session.exec(
+                select(Unit.name, func.count()).join(Dispatch, col(Dispatch.unit_id) == Unit.id).group_by(Unit.name)
+            ).all():
+                self.report.whistled_by_unit[name] = count
             unrouted = session.exec(select(func.count()).select_from(Case).where(col(Case.grid_id).is_(None))).one()
             if unrouted:
                 self.report.by_grid["(未定网格)"] = unrouted

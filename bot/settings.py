@@ -1,5 +1,6 @@
 """Deployment settings from the environment (MINQING_*) and an optional .env file."""
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from handlers.digests import DigestSettings
 from handlers.service import CoreSettings
 from handlers.surveys import SurveySettings
+from handlers.unit_kinds import DEFAULT_UNIT_KINDS
 from handlers.visits import DEFAULT_PLANS, parse_plans
 from schedules.jobs import DEFAULT_CRONS, SURVEY_REMINDERS, SURVEYS, VISITS, ScheduleSettings
 from storage.db import DEFAULT_SQLITE_URL
@@ -61,6 +63,12 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None
     wecom_webhook_url: SecretStr | None = None
     wecom_robots: dict[str, SecretStr] = Field(default_factory=dict)
+    # 吹哨报到 (issue 15): per unit kind, [sign-in hours, completion hours], as JSON, e.g.
+    # MINQING_UNIT_DEADLINES='{"property": [2, 48]}'; the grid officer's on-site check (working hours);
+    # days after which a resolved case nobody rated is closed as 未评价.
+    unit_deadlines: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    unit_verify_hours: float = 24
+    unrated_close_days: float = 7
 
     def schedule(self) -> ScheduleSettings:
         crons = {
@@ -82,9 +90,15 @@ class Settings(BaseSettings):
             pack_days_cron=self.pack_days_cron,
             visit_plans=self.visit_plans,
             surveys=self.survey_settings(),
+            core=self.core(),
         )
 
     def core(self) -> CoreSettings:
+        kinds = dict(DEFAULT_UNIT_KINDS)
+        for code, (accept_hours, done_hours) in self.unit_deadlines.items():
+            base = kinds.get(code) or DEFAULT_UNIT_KINDS["other"]
+            accept, done = timedelta(hours=accept_hours), timedelta(hours=done_hours)
+            kinds[code] = replace(base, code=code, accept=accept, done=done)
         return CoreSettings(
             zone=ZoneInfo(self.timezone),
             bot_username=self.bot_username,
@@ -92,6 +106,9 @@ class Settings(BaseSettings):
             attempt_limit=self.attempt_limit,
             attempt_window=timedelta(minutes=self.attempt_window_minutes),
             visit_plans=self.visit_plans,
+            unit_kinds=kinds,
+            verify_allowance=timedelta(hours=self.unit_verify_hours),
+            unrated_close_after=timedelta(days=self.unrated_close_days),
         )
 
     def survey_settings(self) -> SurveySettings:

@@ -10,8 +10,10 @@ from sqlmodel import Session
 
 from analysis.address import extract_address
 from handlers.onboarding import COLUMN_NAMES, check_phone
+from handlers.unit_kinds import DEFAULT_UNIT_KINDS
 from storage import admin as store
 from storage import repositories as repo
+from storage import units as unit_store
 from storage.db import Database
 from storage.models import (
     ChatGroup,
@@ -22,6 +24,7 @@ from storage.models import (
     Officer,
     Role,
     Street,
+    Unit,
 )
 
 HOUSEHOLD_COLUMNS = ("community", "grid", "building", "unit", "room", "head_name", "phone", "tags")
@@ -29,6 +32,14 @@ REQUIRED_COLUMNS = ("community", "grid", "building", "room")
 DEFAULT_STREET = "ST01"
 # Invite codes avoid look-alike characters (0/O, 1/I/L) because officers type them by hand.
 _INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _invite(session: Session, officer: Officer, expires_at: datetime) -> str:
+    """A one-time invite code for ``officer`` (flushed so it has an id)."""
+    session.flush()
+    code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(10))
+    session.add(InviteCode(code=code, officer_id=officer.id or 0, expires_at=expires_at))
+    return code
 
 
 class AdminError(ValueError):
@@ -218,6 +229,8 @@ class Admin:
         """Create an officer and a one-time invite code for them."""
         if role not in {r.value for r in Role}:
             raise AdminError(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}")
+        if role in (Role.UNIT_LIAISON, Role.UNIT_HEAD):
+            raise AdminError("unit liaisons and heads are invited with `minqing units invite UNIT`")
         if not name.strip():
             raise AdminError("name must not be empty")
         with self.db.transaction() as session:
@@ -241,10 +254,64 @@ class Admin:
                     raise AdminError(f"no street with code {scope!r}")
                 officer.street_id = street.id
             session.add(officer)
-            session.flush()
-            code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(10))
-            session.add(InviteCode(code=code, officer_id=officer.id or 0, expires_at=now + invite_ttl))
+            code = _invite(session, officer, now + invite_ttl)
         return officer, code
+
+    # ---------------------------------------------------------------- 吹哨报到 (issue 15): units
+
+    def add_unit(
+        self, *, name: str, kind: str, scope: str, now: datetime, invite_ttl: timedelta = timedelta(days=7)
+    ) -> tuple[Unit, str]:
+        """Create a department or outside unit serving a community or a street, and its liaison's invite."""
+        if kind not in DEFAULT_UNIT_KINDS:
+            raise AdminError(f"unknown unit kind {kind!r}; choose one of {', '.join(DEFAULT_UNIT_KINDS)}")
+        name = name.strip()[:64]
+        if not name:
+            raise AdminError("name must not be empty")
+        with self.db.transaction() as session:
+            if unit_store.unit_by_code_or_name(session=session, key=name) is not None:
+                raise AdminError(f"a unit named {name!r} exists already")
+            unit = Unit(name=name, kind=kind, scope_code=scope, code="", created_at=now)
+            community = store.community_by_code(session=session, code=scope)
+            street = None if community else store.street_by_code(session=session, code=scope)
+            if community is None and street is None:
+                raise AdminError(f"no community or street with code {scope!r}")
+            unit.community_id = community.id if community else None
+            unit.street_id = street.id if street else None
+            unit.code = f"{scope}-U{unit_store.units_in_scope(session=session, scope_code=scope) + 1:02d}"
+            session.add(unit)
+            session.flush()
+            liaison = Officer(name=f"{name}联络员", role=Role.UNIT_LIAISON, scope_code=unit.code, unit_id=unit.id)
+            liaison.created_at = now
+            session.add(liaison)
+            code = _invite(session, liaison, now + invite_ttl)
+            session.expunge(unit)
+        return unit, code
+
+    def unit_invite(
+        self, *, unit: str, head: bool, name: str, now: datetime, invite_ttl: timedelta = timedelta(days=7)
+    ) -> str:
+        """Another one-time invite for a unit's liaison, or for its head (the ladder's second rung)."""
+        with self.db.transaction() as session:
+            found = unit_store.unit_by_code_or_name(session=session, key=unit)
+            if found is None:
+                raise AdminError(f"no unit with code or name {unit!r}")
+            role = Role.UNIT_HEAD if head else Role.UNIT_LIAISON
+            person = Officer(
+                name=(name.strip() or f"{found.name}{'负责人' if head else '联络员'}")[:64], role=role,
+                scope_code=found.code, unit_id=found.id, created_at=now,
+            )  # fmt: skip
+            session.add(person)
+            return _invite(session, person, now + invite_ttl)
+
+    def list_units(self) -> list[dict[str, object]]:
+        with self.db.transaction() as session:
+            people = unit_store.unit_people_counts(session=session)
+            return [
+                {"code": u.code, "name": u.name, "kind": u.kind, "scope": u.scope_code, "active": u.active,
+                 "people": people.get(u.id or 0, 0)}
+                for u in unit_store.all_units(session=session)
+            ]  # fmt: skip
 
     def link_group(self, *, platform: str, chat_id: str, community: str, title: str = "") -> ChatGroup:
         with self.db.transaction() as session:

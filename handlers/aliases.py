@@ -33,6 +33,19 @@ WITH_CASE_CODE: dict[str, str] = {
     "改类别": "category",
     "退回": "reject",
     "评价": "rate",
+    # 吹哨报到 (issue 15)
+    "吹哨": "whistle",
+    "报到": "accept",
+    "退单": "return",
+    "完成": "done",
+    "申请延期": "extend",
+    "批准延期": "grant",
+    "核实": "verify",
+    "核实结项": "verify",
+    "退回单位": "sendback",
+    "备注": "note",
+    "督办": "supervise",
+    "合并": "merge",
 }
 
 #: Words followed by free arguments (an address, an invite code), after a space or colon.
@@ -40,6 +53,7 @@ WITH_ARGUMENTS: dict[str, str] = {
     "绑定": "bind",
     "绑定住址": "bind",
     "加入": "join",
+    "代办": "new",
 }
 
 _TRAILING = " \t\r\n\u3000。.!！?？~～"

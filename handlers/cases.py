@@ -15,6 +15,7 @@ from handlers.errors import BadInput, NotFound, PermissionDenied
 from handlers.messages import Button, OutgoingMessage
 from handlers.privacy import redact_for_group
 from storage import repositories as repo
+from storage import units as unit_store
 from storage.models import Case, Officer, Post
 
 _CASE_CODE = re.compile(r"^[A-Z]{2,4}-\d{4}-\d{6,}$")
@@ -82,6 +83,21 @@ def to_poster(session: Session, case: Case, text: str, buttons: tuple[tuple[Butt
     return OutgoingMessage(
         post.platform, post.chat_id, text, kind="reply", reply_to_message_id=post.message_id, buttons=buttons
     )
+
+
+def to_posters(
+    session: Session, case: Case, text: str, buttons: tuple[tuple[Button, ...], ...] = ()
+) -> list[OutgoingMessage]:
+    """``to_poster`` for the case and for every duplicate merged into it (their reporters follow it)."""
+    messages = [to_poster(session, case, text, buttons)]
+    for duplicate in unit_store.merged_into(session=session, case_id=case.id or 0):
+        messages.append(to_poster(session, duplicate, text, buttons))
+    return messages
+
+
+def rating_buttons(code: str) -> tuple[tuple[Button, ...], ...]:
+    """满意 / 基本满意 / 不满意 under a resolved case's message."""
+    return (tuple(Button(label, f"rate:{code}:{score}") for score, label in catalogue.RATING_NAMES.items()),)
 
 
 def to_officer(

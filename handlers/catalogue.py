@@ -3,6 +3,7 @@
 Functions take what varies; nothing here knows about storage or chat platforms.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -256,19 +257,38 @@ _ALERT_HEADS = {1: "【超时提醒】", 2: "【超时督办】", 3: "【超时�
 
 
 def overdue_alert(
-    *, kind: str, level: int, code: str, category_name: str, due: str, late: str, assignee: str, critical: bool
+    *,
+    kind: str,
+    level: int,
+    code: str,
+    category_name: str,
+    due: str,
+    late: str,
+    assignee: str,
+    critical: bool,
+    history: Sequence[str] = (),
 ) -> str:
+    """提醒 the assignee to act (level 1), 督办: the chief chases the named officer (2), 上报 to the
+    leader with the case's history (3). A critical case's first alert also reaches the chief."""
     head = ("【紧急】" if critical else "") + _ALERT_HEADS.get(level, "【超时上报】")
     what = DEADLINE_NAMES.get(kind, kind)
     lines = [f"{head}诉求 {code} · {category_name}", f"{what}时限：{due}（已超时{late}）"]
-    if level == 1 and not critical:
+    who = assignee or "未分派"
+    if level == 1:
         lines.append(
             f"请尽快处理：/reply {code} 回复内容"
             if kind == "first_reply"
             else f"办结后请发送：/resolve {code} 办理结果"
         )
+        if critical:
+            lines.append(f"（已同时告知网格长，请督促承办网格员 {who}）")
+    elif level == 2:
+        lines.append(f"承办网格员 {who} 尚未{what}，请您督促其尽快办理。发送 /case {code} 查看详情。")
     else:
-        lines.append(f"承办网格员：{assignee or '未分派'}，请督促办理。发送 /case {code} 查看详情。")
+        lines.append(f"已逐级提醒、督办仍未{what}，现上报。承办网格员：{who}。")
+        if history:
+            lines.append("办理经过：")
+            lines += [f"  {line}" for line in history[-8:]]
     return "\n".join(lines)
 
 
@@ -361,7 +381,8 @@ def digest_overview(
             f"按时办结率 {percent(closed_on_time, closed + open_overdue)}。",
             f"首次回复用时中位数 {minutes_text(median_first_reply)}，"
             f"办结用时中位数 {minutes_text(median_resolution)}。",
-            f"满意率 {percent(satisfied, rated)}（{rated} 件有评价，“满意”与“基本满意”计为满意）。",
+            f"满意率 {percent(satisfied, rated)}（{rated} 件有评价，“满意”与“基本满意”计为满意）；"
+            f"参评率 {percent(rated, closed)}（已办结诉求中居民评价的比例，未评价的不计入满意率）。",
             f"期末待办 {backlog_open} 件，其中超时 {backlog_overdue} 件。",
         ]
     )
@@ -654,3 +675,226 @@ def awareness_line(asked: int, answered: int, response: str, knows: str, heard: 
         f"  知晓率：抽访 {asked} 人，已回答 {answered} 人（回答率 {response}）；知道自己的网格员 {knows}，"
         f"反映的事有回音 {heard}"
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# 吹哨报到 (issue 15): units, the whistle loop, internal notes and 督办, duplicates and merging,
+# closing without a rating, handover and 代办. Everything here goes to staff unless it says resident.
+
+ROLE_NAMES.update({"unit_liaison": "单位联络员", "unit_head": "单位负责人"})
+STATUS_NAMES.update({"escalated": "已吹哨交办"})
+UNIT_STATE_NAMES = {
+    "whistled": "待报到",
+    "accepted": "已报到办理中",
+    "returned": "已退单",
+    "done": "单位已办结待核实",
+    "verified": "已核实结项",
+}
+EVENT_NAMES.update(
+    {
+        "whistled": "吹哨交办",
+        "accepted": "单位报到",
+        "returned": "单位退单",
+        "extension_asked": "单位申请延期",
+        "extension_approved": "延期已批准",
+        "unit_done": "单位办结",
+        "sent_back": "核实未通过，退回单位",
+        "verified": "网格员核实结项",
+        "note": "内部备注",
+        "supervised": "领导督办",
+        "handed_over": "移交",
+        "merged": "合并",
+        "unrated_closed": "未评价，自动关闭",
+    }
+)
+#: Events residents never see in /case (staff-only and unit-internal steps).
+INTERNAL_EVENTS = frozenset(
+    {"note", "supervised", "handed_over", "accepted", "extension_asked", "extension_approved", "unit_done",
+     "sent_back", "returned", "filed_by_officer"}
+)  # fmt: skip
+#: How residents see the steps they may see, without the staff's wording.
+RESIDENT_EVENT_TEXT = {"whistled": "已交相关单位办理", "verified": "已办结（网格员已上门核实）"}
+COMMAND_MENUS["unit"] = (
+    ("cases", "交给本单位办理的诉求"),
+    ("case", "诉求详情和办理记录"),
+    ("accept", "报到接单：/accept 编号"),
+    ("return", "退单：/return 编号 原因"),
+    ("done", "办结：/done 编号 办理情况"),
+    ("extend", "申请延期：/extend 编号 天数 原因"),
+    ("note", "内部备注：/note 编号 内容"),
+    ("help", "使用说明"),
+)
+COMMAND_MENUS["officer"] = (
+    *COMMAND_MENUS["officer"][:-1],
+    ("whistle", "吹哨交给部门或单位：/whistle 编号 单位 原因"),
+    ("verify", "核实单位办理结果：/verify 编号 情况"),
+    ("note", "内部备注（居民看不到）：/note 编号 内容"),
+    COMMAND_MENUS["officer"][-1],
+)
+HELP["unit"] = (
+    "可用命令（单位联络员）：\n"
+    "/cases — 交给本单位办理的诉求\n"
+    "/case 编号 — 诉求详情和办理记录\n"
+    "/accept 编号 — 报到，接单办理\n"
+    "/return 编号 原因 — 不属于本单位，退回网格员\n"
+    "/done 编号 办理情况 — 办结，请网格员上门核实\n"
+    "/extend 编号 天数 原因 — 申请延期（网格长批准）\n"
+    "/note 编号 内容 — 内部备注（居民看不到）"
+)
+HELP["officer"] += (
+    "\n/whistle 编号 单位 原因 — 吹哨，交给部门或单位办理（/whistle 编号 可看推荐单位）\n"
+    "/verify 编号 情况 — 上门核实单位办理结果并结项；/sendback 编号 原因 — 核实未通过，退回单位\n"
+    "/grant 编号 — 批准单位的延期申请（网格长）\n"
+    "/note 编号 内容 — 内部备注（居民看不到）；/supervise 编号 [天数] 要求 — 督办单（领导）\n"
+    "/merge 编号 INTO 主编号 — 重复诉求并入另一件\n"
+    "/new 住址 内容 — 替居民登记（代办），如 /new 3幢2单元301 楼道灯坏了"
+)
+USAGE.update(
+    {
+        "whistle": "用法：/whistle 编号 单位编号或名称 原因（只发 /whistle 编号 可看推荐单位）",
+        "accept": "用法：/accept 编号",
+        "return": "用法：/return 编号 原因",
+        "done": "用法：/done 编号 办理情况",
+        "extend": "用法：/extend 编号 天数 原因，例如 /extend MQ-2026-000123 3 等待配件",
+        "grant": "用法：/grant 编号（批准单位的延期申请）",
+        "verify": "用法：/verify 编号 核实情况",
+        "sendback": "用法：/sendback 编号 原因",
+        "note": "用法：/note 编号 内容（内部备注，居民看不到）",
+        "supervise": "用法：/supervise 编号 [天数] 督办要求，例如 /supervise MQ-2026-000123 2 请本周内解决",
+        "merge": "用法：/merge 编号 INTO 主编号",
+        "new": "用法：/new 住址 内容，例如 /new 3幢2单元301 楼道灯不亮",
+    }
+)
+UNIT_NOT_FOUND = "没有找到单位“{unit}”。可选单位：{choices}。"
+UNIT_NOT_SERVING = "{unit}不负责这个社区，请选择其他单位。"
+UNIT_SUGGESTED = (
+    "诉求 {code}（{category}）建议交给：{unit}（{unit_code}）。\n确认请发送：/whistle {code} {unit_code} 原因"
+)
+UNIT_NO_SUGGESTION = "没有找到适合诉求 {code} 的单位。可选单位：{choices}。"
+NO_UNITS = "还没有登记任何单位（管理员可用 minqing units add 添加）"
+NOT_WITH_UNIT = "诉求 {code} 目前不在单位办理中。"
+UNIT_STEP_REFUSED = "诉求 {code} 当前为“{state}”，不能{action}。"
+EXTENSION_DAYS = "延期天数请填 1 到 30 之间的整数。"
+NO_EXTENSION_ASKED = "诉求 {code} 没有待批准的延期申请。"
+APPROVER_ONLY = "延期申请由网格长或社区、街道领导批准。"
+WHISTLED_OK = "已吹哨：诉求 {code} 交给{unit}办理，报到时限 {due}。"
+ACCEPTED_OK = "已报到：诉求 {code}，请于 {due} 前办结（/done {code} 办理情况）。"
+RETURNED_OK = "已退单：诉求 {code} 已退回网格员。"
+DONE_OK = "已报办结：诉求 {code}，网格员将上门核实。"
+EXTEND_ASKED_OK = "已申请延期 {days} 天，等待网格长批准。"
+APPROVED_OK = "已批准诉求 {code} 延期 {days} 天，新的办结时限 {due}。"
+VERIFIED_OK = "诉求 {code} 已核实结项，已请居民评价。"
+SENT_BACK_OK = "已退回{unit}重新办理：诉求 {code}。"
+NOTE_OK = "已记下内部备注（居民看不到）：诉求 {code}。"
+SUPERVISED_OK = "已向承办人发出督办单：诉求 {code}，时限 {due}。"
+SUPERVISE_DAYS = "督办天数请填 1 到 30 之间的整数。"
+NOBODY_TO_SUPERVISE = "诉求 {code} 暂无承办人，无法督办。"
+MERGE_USAGE_SAME = "不能把诉求并入它自己。"
+MERGED_OK = "已将诉求 {code} 并入 {main}，今后 {main} 的回复和评价邀请也会发给该居民。"
+MERGE_TARGET_CLOSED = "主诉求 {main} 已经{status}，不能再并入。"
+NEW_FOR_HOUSEHOLD_UNKNOWN = "您负责的范围内没有找到住址 {address} 的住户档案，请核对后再试。"
+NEW_NEEDS_TEXT = "请在住址后面写上要登记的内容，例如 /new 3幢2单元301 楼道灯不亮。"
+RATED_MAIN_ALREADY = "诉求 {code} 已由其他居民评价并关闭，谢谢您的关注！"
+
+
+def whistle_to_unit(
+    *, code: str, category_name: str, place: str, text: str, reason: str, officer: str, due: str
+) -> str:
+    return (
+        f"【吹哨】诉求 {code} · {category_name}\n"
+        f"地点：{place}\n"
+        f"内容：{text}\n"
+        f"网格员 {officer} 请贵单位协助：{reason}\n"
+        f"请于 {due} 前报到：/accept {code}；不属于贵单位请退单：/return {code} 原因"
+    )
+
+
+def accepted_to_officer(code: str, unit: str, due: str) -> str:
+    return f"【报到】{unit}已接单诉求 {code}，办结时限 {due}。"
+
+
+def returned_to_officer(code: str, unit: str, reason: str) -> str:
+    return f"【退单】{unit}退回了诉求 {code}：{reason}\n请重新处理，或用 /whistle {code} 单位 原因 交给其他单位。"
+
+
+def done_to_officer(code: str, unit: str, text: str, due: str) -> str:
+    return (
+        f"【单位办结】{unit}报告诉求 {code} 已办结：{text}\n"
+        f"请于 {due} 前上门核实：/verify {code} 核实情况；未解决请 /sendback {code} 原因"
+    )
+
+
+def extension_to_approver(code: str, unit: str, days: int, reason: str) -> str:
+    return f"【延期申请】{unit}申请诉求 {code} 延期 {days} 天：{reason}\n同意请发送：/grant {code}"
+
+
+def approved_to_unit(code: str, days: int, due: str) -> str:
+    return f"【延期已批准】诉求 {code} 延期 {days} 天，新的办结时限 {due}。"
+
+
+def sent_back_to_unit(code: str, reason: str, due: str) -> str:
+    return (
+        f"【核实未通过】诉求 {code} 网格员上门核实后退回：{reason}\n"
+        f"请于 {due} 前重新办理，办好后发送 /done {code} 办理情况"
+    )
+
+
+def verified_to_unit(code: str) -> str:
+    return f"【核实结项】诉求 {code} 已由网格员核实结项，感谢贵单位配合！"
+
+
+def note_to_staff(code: str, author: str, text: str) -> str:
+    return f"【内部备注】诉求 {code} · {author}：{text}"
+
+
+def supervision_to_assignee(code: str, leader: str, text: str, due: str) -> str:
+    return f"【督办单】{leader}督办诉求 {code}：{text}\n请于 {due} 前办理并回复居民。发送 /case {code} 查看详情。"
+
+
+def merged_to_resident(code: str, main: str) -> str:
+    """Resident-facing: a duplicate was folded into a case someone else reported (not a rejection)."""
+    return f"【{code}】谢谢您反映！这件事已有邻居反映过，我们已将它与诉求 {main} 合并办理，办理进展和结果会一并告诉您。"
+
+
+def duplicates_line(codes: list[str]) -> str:
+    return f"可能重复：{'、'.join(codes)}（确认重复可发送 /merge 本编号 INTO 原编号）"
+
+
+def handed_over_to_officer(count: int, name: str, codes: list[str]) -> str:
+    shown = "、".join(codes[:10]) + ("等" if len(codes) > 10 else "")
+    return f"【移交】{name}的 {count} 件在办诉求已移交给您：{shown}。发送 /cases 查看。"
+
+
+#: The three rungs of the unit ladder: remind the liaison, have the unit head chase, report to the leader.
+_UNIT_STEP_NAMES = {"accept": "报到", "done": "办结", "verify": "上门核实"}
+
+
+def unit_overdue_alert(
+    *, level: int, step: str, code: str, unit: str, due: str, late: str, who: str, history: list[str]
+) -> str:
+    what = _UNIT_STEP_NAMES.get(step, step)
+    if level == 1:
+        action = {
+            "accept": f"请尽快报到：/accept {code}，或退单：/return {code} 原因",
+            "done": f"请尽快办结：/done {code} 办理情况，需要更多时间请 /extend {code} 天数 原因",
+            "verify": f"请尽快上门核实：/verify {code} 情况，或 /sendback {code} 原因",
+        }[step]
+        return f"【超时提醒】诉求 {code} {what}已超时{late}（时限 {due}）。\n{action}"
+    if level == 2:
+        return (
+            f"【超时督办】{unit}承办的诉求 {code} {what}已超时{late}（时限 {due}），"
+            f"经办人：{who or '未知'}。请督促尽快处理。"
+        )
+    lines = [
+        f"【超时上报】{unit}承办的诉求 {code} {what}已超时{late}（时限 {due}），经办人：{who or '未知'}。",
+        "办理经过：",
+    ]
+    lines += [f"  {line}" for line in history[-8:]]
+    return "\n".join(lines)
+
+
+def supervision_overdue(code: str, due: str, text: str) -> str:
+    return f"【督办超时】诉求 {code} 的督办单已到期（时限 {due}）：{text}\n请尽快办理并回复。"
+
+
+UNRATED = "未评价"

@@ -1,6 +1,6 @@
 """What every part of the core is handed: settings, services, the acting person, one command call."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -12,6 +12,7 @@ from analysis.analyzer import Analyzer
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock
 from handlers.messages import HandlerResult, IncomingMessage, OutgoingMessage
+from handlers.unit_kinds import DEFAULT_UNIT_KINDS, UnitKind
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import ChatIdentity, Household, Officer, Role
@@ -19,8 +20,13 @@ from storage.models import ChatIdentity, Household, Officer, Role
 RESIDENT_UNBOUND = "resident_unbound"
 RESIDENT = "resident"
 RESIDENTS = frozenset({RESIDENT_UNBOUND, RESIDENT})
-OFFICERS = frozenset(role.value for role in Role)
-EVERYONE = RESIDENTS | OFFICERS
+#: Liaisons and heads of departments and outside units (吹哨报到, issue 15): staff, but not the community's.
+UNIT_ROLES = frozenset({Role.UNIT_LIAISON.value, Role.UNIT_HEAD.value})
+#: The community's own staff: grid officers, chiefs, leaders and the admin.
+OFFICERS = frozenset(role.value for role in Role) - UNIT_ROLES
+#: Everyone who works cases (internal notes are for them only).
+STAFF = OFFICERS | UNIT_ROLES
+EVERYONE = RESIDENTS | STAFF
 LEADERS = frozenset({Role.COMMUNITY_LEADER.value, Role.STREET_LEADER.value, Role.ADMIN.value})
 
 
@@ -39,6 +45,14 @@ class CoreSettings:
     attempt_window: timedelta = timedelta(minutes=30)
     #: Issue 13: how often households are visited, by tag (days; "*" = every household).
     visit_plans: str = "独居老人=14;*=91"
+    #: 吹哨报到 (issue 15): sign-in and completion allowances per unit kind, and the grid officer's
+    #: time to verify a unit's result on site (working time).
+    unit_kinds: Mapping[str, UnitKind] = field(default_factory=lambda: dict(DEFAULT_UNIT_KINDS))
+    verify_allowance: timedelta = timedelta(hours=24)
+    #: A resolved case nobody rated closes as 未评价 after this long.
+    unrated_close_after: timedelta = timedelta(days=7)
+    #: How far back the new-case notice looks for likely duplicates.
+    duplicate_window: timedelta = timedelta(days=14)
 
 
 class LeaderDigests(Protocol):

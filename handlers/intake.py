@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from analysis.analyzer import Analysis, clean_text
 from analysis.taxonomy import Taxonomy
-from handlers import catalogue, jurisdiction, lifecycle
+from handlers import catalogue, duplicates, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
@@ -160,9 +160,9 @@ class Intake:
         if by is not None:
             lifecycle.record(
                 session, case_id=case_id, status=lifecycle.filed_status(assigned=route.assignee is not None),
-                event="filed_by_officer", now=now, officer_id=by.id,
+                event="filed_by_officer", now=now, officer_id=by.id, detail="代办" if household else "",
             )  # fmt: skip
-        return Filed(case_id, code, self._announce(session, draft, code, analysis, route, first_due))
+        return Filed(case_id, code, self._announce(session, draft, code, analysis, route, first_due, case_id))
 
     def route(
         self,
@@ -261,7 +261,14 @@ class Intake:
         return filed.id, filed.code
 
     def _announce(
-        self, session: Session, draft: PostDraft, code: str, analysis: Analysis, route: Route, first_due: datetime
+        self,
+        session: Session,
+        draft: PostDraft,
+        code: str,
+        analysis: Analysis,
+        route: Route,
+        first_due: datetime,
+        case_id: int,
     ) -> list[OutgoingMessage]:
         """The resident's acknowledgement, and the new-case notice to the assignee (and chiefs if critical)."""
         taxonomy = self.services.taxonomy
@@ -290,6 +297,18 @@ class Intake:
         buttons = confirm_buttons(code, analysis, taxonomy) if analysis.needs_confirmation else ()
         if buttons:
             notice += "\n" + catalogue.CONFIRM_CATEGORY_HINT.format(code=code)
+        likely = duplicates.likely_duplicates(
+            session,
+            case_id=case_id,
+            category=analysis.category,
+            community_id=route.community_id,
+            household=route.household,
+            building=analysis.address.building if analysis.address else "",
+            keywords=analysis.keywords,
+            since=draft.sent_at - self.settings.duplicate_window,
+        )
+        if likely:
+            notice += "\n" + catalogue.duplicates_line(likely)
         for officer in recipients:
             messages += to_officer(session, officer, notice, kind="notify", buttons=buttons)
         return messages

@@ -12,10 +12,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage import repositories as repo
-from storage.models import Case, Officer, Role
+from storage import units as unit_store
+from storage.models import Case, Officer, Role, Unit
 
 #: Roles that hold a grid (their reach is that grid).
 GRID_ROLES = frozenset({Role.GRID_OFFICER, Role.GRID_CHIEF})
+#: People of a department or outside unit: their reach is the cases whistled to their unit.
+UNIT_ROLES = frozenset({Role.UNIT_LIAISON, Role.UNIT_HEAD})
 
 
 # ------------------------------------------------------------------------------------------ reach
@@ -23,6 +26,8 @@ GRID_ROLES = frozenset({Role.GRID_OFFICER, Role.GRID_CHIEF})
 
 def covers_community(session: Session, officer: Officer, community_id: int) -> bool:
     """May ``officer`` act in this community (its groups, its households)?"""
+    if officer.role in UNIT_ROLES:
+        return False
     if officer.role == Role.ADMIN:
         return True
     if officer.role == Role.STREET_LEADER:
@@ -48,7 +53,12 @@ def grids_in_reach(session: Session, officer: Officer) -> list[int]:
 
 
 def covers_case(session: Session, officer: Officer, case: Case) -> bool:
-    """May ``officer`` see and handle this case? A street leader also holds cases not yet routed."""
+    """May ``officer`` see and handle this case? A street leader also holds cases not yet routed.
+
+    A unit's liaison or head reaches a case only while it is with their unit.
+    """
+    if officer.role in UNIT_ROLES:
+        return officer.unit_id is not None and case.unit_id == officer.unit_id
     if officer.role == Role.ADMIN:
         return True
     if officer.role == Role.STREET_LEADER:
@@ -60,6 +70,8 @@ def covers_case(session: Session, officer: Officer, case: Case) -> bool:
 
 def case_scope(officer: Officer) -> sa.ColumnElement[bool] | None:
     """The condition that restricts a case query to ``officer``'s reach (None: no restriction)."""
+    if officer.role in UNIT_ROLES:
+        return unit_store.cases_of_unit(unit_id=officer.unit_id)
     if officer.role == Role.ADMIN:
         return None
     if officer.role == Role.STREET_LEADER:
@@ -112,6 +124,43 @@ def critical_copies(session: Session, *, grid_id: int | None) -> Sequence[Office
     if grid_id is None:
         return ()
     return repo.active_officers(session=session, roles=(Role.GRID_CHIEF,), grid_id=grid_id)
+
+
+# ------------------------------------------------------------------------------------------ units
+
+
+def unit_serves(session: Session, unit: Unit, community_id: int | None) -> bool:
+    """Does the unit's scope (a community, or a whole street) include this community?"""
+    if community_id is None:
+        return unit.street_id is not None
+    if unit.community_id is not None:
+        return unit.community_id == community_id
+    return repo.street_of_community(session=session, community_id=community_id) == unit.street_id
+
+
+def unit_liaisons(session: Session, unit_id: int) -> Sequence[Officer]:
+    """Who is told of a new whistle and reminded first: the liaisons, else the heads."""
+    found = unit_store.unit_people(session=session, unit_id=unit_id, roles=(Role.UNIT_LIAISON,))
+    return found or unit_store.unit_people(session=session, unit_id=unit_id, roles=(Role.UNIT_HEAD,))
+
+
+def unit_heads(session: Session, unit_id: int) -> Sequence[Officer]:
+    return unit_store.unit_people(session=session, unit_id=unit_id, roles=(Role.UNIT_HEAD,))
+
+
+def extension_approvers(session: Session, case: Case) -> Sequence[Officer]:
+    """Who approves a unit's request for more time: the grid's chiefs, else the community leaders."""
+    found = holders_of_role(session, role=Role.GRID_CHIEF, grid_id=case.grid_id, community_id=case.community_id)
+    return found or holders_of_role(
+        session, role=Role.COMMUNITY_LEADER, grid_id=case.grid_id, community_id=case.community_id
+    )
+
+
+def may_approve_extension(session: Session, officer: Officer, case: Case) -> bool:
+    """A grid chief of the case's grid, or a leader over it."""
+    if officer.role == Role.GRID_OFFICER or officer.role in UNIT_ROLES:
+        return False
+    return covers_case(session, officer, case)
 
 
 # ------------------------------------------------------------------------------------------ the ladder

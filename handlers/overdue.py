@@ -159,6 +159,7 @@ class OverdueChecker:
                     late=catalogue.duration(_whole_minutes(now - case.due)),
                     assignee=assignee.name if assignee else "",
                     critical=case.urgency == self._critical,
+                    history=self._history(session, case.id) if rung.level >= 3 else (),
                 )
                 messages = [
                     OutgoingMessage(identity.platform, identity.user_id, text, kind="alert")
@@ -191,6 +192,15 @@ class OverdueChecker:
             officer = repo.officer_by_id(session=session, officer_id=case.assignee_id)
             return [officer] if officer is not None and officer.active else []
         return holders_of_role(session, role=role, grid_id=case.grid_id, community_id=case.community_id)
+
+    def _history(self, session: Session, case_id: int) -> list[str]:
+        """The case's events as the leader reads them in a 上报 alert."""
+        return [
+            f"{catalogue.local_time(e.at, self.zone)} "
+            + (catalogue.EVENT_NAMES.get(e.kind) or catalogue.STATUS_NAMES.get(e.to_status or "", e.kind))
+            + (f"：{e.detail[:60]}" if e.detail and not e.detail.startswith("assignee=") else "")
+            for e in repo.events_of(session=session, case_id=case_id)
+        ]
 
     def _category_name(self, code: str) -> str:
         try:

@@ -36,6 +36,7 @@ from handlers.errors import BadInput, PermissionDenied, UserFacingError
 from handlers.intake import Intake
 from handlers.messages import CONFIRM_PREFIX, CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
 from storage import repositories as repo
+from storage import units as unit_store
 from storage.db import Database
 from storage.models import ChatIdentity
 
@@ -208,6 +209,13 @@ class Minqing:
         """Chat user ids of enrolled officers on ``platform`` (adapters show them the officer menu)."""
         with self.db.transaction() as session:
             return repo.officer_user_ids(session=session, platform=platform, only=only)
+
+    def staff_menus(self, platform: str, *, only: str | None = None) -> list[tuple[str, str]]:
+        """(chat user id, menu name) of enrolled staff: ``unit`` for units' people, else ``officer``."""
+        with self.db.transaction() as session:
+            units = unit_store.unit_user_ids(session=session, platform=platform)
+            ids = repo.officer_user_ids(session=session, platform=platform, only=only)
+            return [(user_id, "unit" if user_id in units else "officer") for user_id in ids]
 
     # ------------------------------------------------------------------ commands
 

@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock, FixedClock
+from handlers.context import CoreSettings
 from handlers.digests import (
     KINDS,
     DigestBuilder,
@@ -25,8 +26,10 @@ from handlers.digests import (
     ProducedDigest,
     period_just_ended,
 )
+from handlers.handover import close_unrated
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
 from handlers.surveys import SurveySettings, run_monthly, send_reminders
+from handlers.unit_overdue import UnitOverdueChecker
 from handlers.visits import DEFAULT_PLANS, parse_plans, send_weekly_lists, week_start
 from storage.db import Database
 
@@ -69,6 +72,8 @@ class ScheduleSettings:
     surveys: SurveySettings = field(default_factory=SurveySettings)
     #: How often a standby scheduler tries to take over leadership.
     standby_poll_seconds: float = 15.0
+    #: The core's settings the 吹哨报到 ladder and the 未评价 closing read (issue 15).
+    core: CoreSettings = field(default_factory=CoreSettings)
 
 
 def cron_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
@@ -144,6 +149,8 @@ class Jobs:
             zone=zone,
             ladder=default_ladder(chief_after=self.settings.chief_after, leader_after=self.settings.leader_after),
         )
+        self.units_overdue = UnitOverdueChecker(db=db, clock=clock, settings=self.settings.core)
+        self.db = db
         self.digests = digests or Digests(
             db=db, taxonomy=taxonomy, clock=clock, zone=zone, settings=self.settings.digest
         )
@@ -153,8 +160,12 @@ class Jobs:
             self.digests.chart = chart_renderer(self.digests.builder)
 
     def check_overdue(self) -> list[AlertRecord]:
-        """Send the overdue alerts that are due (every minute)."""
-        alerts = self.overdue.check()
+        """Send the overdue alerts that are due (every minute), the units' and 督办单's too; close
+        resolved cases nobody rated in time (未评价)."""
+        alerts = self.overdue.check() + self.units_overdue.check()
+        closed = close_unrated(self.db, now=self.clock.now(), after=self.settings.core.unrated_close_after)
+        if closed:
+            log.info("closed %d resolved cases nobody rated", len(closed))
         if alerts:
             log.info("overdue check: %d alerts", len(alerts))
             self._queued()

@@ -48,6 +48,9 @@ class Role(StrEnum):
     COMMUNITY_LEADER = "community_leader"
     STREET_LEADER = "street_leader"
     ADMIN = "admin"
+    # 吹哨报到 (issue 15): people of a department or an outside unit, not of the community.
+    UNIT_LIAISON = "unit_liaison"
+    UNIT_HEAD = "unit_head"
 
 
 class CaseStatus(StrEnum):
@@ -136,6 +139,8 @@ class Officer(SQLModel, table=True):
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     street_id: int | None = Field(default=None, foreign_key="street.id")
+    #: The unit a liaison or unit head belongs to (issue 15); None for the community's own staff.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     active: bool = True
     created_at: datetime = ts()
 
@@ -231,6 +236,8 @@ class Case(SQLModel, table=True):
         ),
         # Digests list a period's critical cases without scanning the whole period.
         sa.Index("ix_case_urgency_created", "urgency", "created_at"),
+        # The new-case notice looks for likely duplicates: recent cases of a community and category.
+        sa.Index("ix_case_community_category_created", "community_id", "category", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -264,6 +271,9 @@ class Case(SQLModel, table=True):
     rating: str | None = Field(default=None, max_length=16)
     created_at: datetime = ts()
     updated_at: datetime = ts()
+    # 吹哨报到 (issue 15): the unit holding the case now, and the case a duplicate was merged into.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    merged_into_id: int | None = Field(default=None, foreign_key="case.id", index=True)
 
 
 class CaseEvent(SQLModel, table=True):
@@ -452,3 +462,66 @@ class Survey(SQLModel, table=True):
     answered_at: datetime | None = ts(nullable=True)
     answer1: str = Field(default="", max_length=16)
     answer2: str = Field(default="", max_length=16)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 吹哨报到 (issue 15): units, their dispatches (吹哨单) and leaders' 督办单
+
+
+class UnitState(StrEnum):
+    """Where a dispatch stands in the unit's own loop."""
+
+    WHISTLED = "whistled"  # 已吹哨, waiting for the unit to sign in (报到)
+    ACCEPTED = "accepted"  # 已报到, the unit is working on it
+    RETURNED = "returned"  # 已退单, back with the grid officer
+    DONE = "done"  # 已办结 by the unit, waiting for the grid officer to verify on site
+    VERIFIED = "verified"  # 已核实结项
+
+
+class Unit(SQLModel, table=True):
+    """A department of the street or an outside unit (物业, 城管, 派出所 …); scope: community or street code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(unique=True, max_length=64)
+    kind: str = Field(max_length=32)
+    scope_code: str = Field(max_length=32)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
+    active: bool = True
+    created_at: datetime = ts()
+
+
+class Dispatch(SQLModel, table=True):
+    """吹哨单: one whistle of a case to a unit, and how the unit answered it, with each step's deadline."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    state: str = Field(default=UnitState.WHISTLED, max_length=16, index=True)
+    reason: str = ""
+    whistled_by: int | None = Field(default=None, foreign_key="officer.id")
+    whistled_at: datetime = ts()
+    accept_due: datetime = ts()
+    accepted_at: datetime | None = ts(nullable=True)
+    done_due: datetime | None = ts(nullable=True)
+    done_at: datetime | None = ts(nullable=True)
+    verify_due: datetime | None = ts(nullable=True)
+    finished_at: datetime | None = ts(nullable=True)
+    #: Extensions: days asked for and not yet approved (0: none pending), and how many were granted.
+    extension_asked: int = 0
+    extension_reason: str = ""
+    extensions: int = 0
+    #: Times the grid officer sent the result back (the done step's alerts start again each time).
+    sent_back: int = 0
+
+
+class Supervision(SQLModel, table=True):
+    """督办单: a leader's instruction to a case's assignee, with its own deadline; never shown to residents."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    leader_id: int = Field(foreign_key="officer.id")
+    text: str
+    due: datetime = ts(index=True)
+    created_at: datetime = ts()

@@ -147,20 +147,20 @@ class Bridge:
         """Set the resident, group and per-officer command menus (setMyCommands with scopes)."""
         await self.actions.set_commands(catalogue.COMMAND_MENUS["resident"], MenuScope("default"))
         await self.actions.set_commands(catalogue.COMMAND_MENUS["group"], MenuScope("all_group_chats"))
-        for user_id in await self._in_thread(self._officer_user_ids):
+        for user_id, menu in await self._in_thread(self._staff_menus):
             await self._best_effort(
-                self.actions.set_commands(catalogue.COMMAND_MENUS["officer"], MenuScope("chat", user_id))
+                self.actions.set_commands(catalogue.COMMAND_MENUS[menu], MenuScope("chat", user_id))
             )
 
     async def refresh_officer_menu(self, user_id: str) -> None:
-        """Show the officer menu in the private chat of someone who just joined as an officer."""
-        if user_id in await self._in_thread(self._officer_user_ids, user_id):
+        """Show the officer menu (a unit's liaison: the unit menu) in the private chat of someone who just joined."""
+        for _, menu in await self._in_thread(self._staff_menus, user_id):
             await self._best_effort(
-                self.actions.set_commands(catalogue.COMMAND_MENUS["officer"], MenuScope("chat", user_id))
+                self.actions.set_commands(catalogue.COMMAND_MENUS[menu], MenuScope("chat", user_id))
             )
 
-    def _officer_user_ids(self, only: str | None = None) -> list[str]:
-        return self.core.officer_user_ids(PLATFORM, only=only)
+    def _staff_menus(self, only: str | None = None) -> list[tuple[str, str]]:
+        return self.core.staff_menus(PLATFORM, only=only)
 
     # -------------------------------------------------------------------------------- photos
 

@@ -23,7 +23,9 @@ def on_start(call: Call) -> list[OutgoingMessage]:
 @command("help", roles=EVERYONE, where=ANYWHERE)
 def on_help(call: Call) -> list[OutgoingMessage]:
     """List the commands this user can use."""
-    return [call.answer(catalogue.HELP["resident" if call.actor.officer is None else "officer"])]
+    if call.actor.officer is None:
+        return [call.answer(catalogue.HELP["resident"])]
+    return [call.answer(catalogue.HELP["unit" if call.actor.officer.unit_id is not None else "officer"])]
 
 
 @command("case", roles=EVERYONE, where=PRIVATE)
@@ -35,11 +37,12 @@ def on_case(call: Call) -> list[OutgoingMessage]:
     session, zone = call.session, call.services.settings.zone
     case = visible_case(session, call.actor, code)
     post = repo.post_of(session=session, case=case)
+    staff = call.actor.officer is not None
     history = [
-        f"{catalogue.local_time(e.at, zone)} "
-        + (catalogue.EVENT_NAMES.get(e.kind) or catalogue.STATUS_NAMES.get(e.to_status or "", e.kind))
-        + (f"：{e.detail}" if e.detail and not e.detail.startswith("assignee=") else "")
+        f"{catalogue.local_time(e.at, zone)} " + _event_text(e.kind, e.to_status, e.detail, staff=staff)
         for e in repo.events_of(session=session, case_id=case.id or 0)
+        # Internal notes, 督办 and the units' own steps are for staff only.
+        if staff or e.kind not in catalogue.INTERNAL_EVENTS
     ]
     text = catalogue.case_detail(
         code=case.code or "",
@@ -51,3 +54,10 @@ def on_case(call: Call) -> list[OutgoingMessage]:
         history=history,
     )
     return [call.answer(text)]
+
+
+def _event_text(kind: str, to_status: str | None, detail: str, *, staff: bool) -> str:
+    if not staff and kind in catalogue.RESIDENT_EVENT_TEXT:
+        return catalogue.RESIDENT_EVENT_TEXT[kind]
+    name = catalogue.EVENT_NAMES.get(kind) or catalogue.STATUS_NAMES.get(to_status or "", kind)
+    return name + (f"：{detail}" if detail and not detail.startswith("assignee=") else "")

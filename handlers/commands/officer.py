@@ -7,20 +7,30 @@ from analysis.address import extract_address
 from analysis.analyzer import clean_text
 from analysis.taxonomy import Category, Taxonomy
 from handlers import binding, catalogue, jurisdiction, lifecycle, visits
-from handlers.cases import case_line, case_to_act_on, to_officer, to_poster, two_args
+from handlers.cases import (
+    case_line,
+    case_to_act_on,
+    rating_buttons,
+    to_officer,
+    to_poster,
+    to_posters,
+    two_args,
+    visible_case,
+)
 from handlers.commands.registry import GROUP, PRIVATE, command
-from handlers.context import OFFICERS, Call
+from handlers.context import OFFICERS, STAFF, Call
 from handlers.errors import BadInput, NotFound, PermissionDenied
 from handlers.household_file import as_text, household_file
 from handlers.intake import Intake, PostDraft, has_words
-from handlers.messages import Button, OutgoingMessage
+from handlers.messages import OutgoingMessage
 from storage import repositories as repo
+from storage import units as unit_store
 from storage.models import CaseStatus
 
 
-@command("cases", roles=OFFICERS, where=PRIVATE)
+@command("cases", roles=STAFF, where=PRIVATE)
 def on_cases(call: Call) -> list[OutgoingMessage]:
-    """List the open cases within the officer's reach, the soonest reply due first."""
+    """List the open cases within the caller's reach (a unit's liaison: those with the unit), soonest due first."""
     cases = repo.open_cases(session=call.session, within=jurisdiction.case_scope(call.officer), limit=20)
     if not cases:
         return [call.answer(catalogue.NO_CASES_OFFICER)]
@@ -33,12 +43,13 @@ def on_reply(call: Call) -> list[OutgoingMessage]:
     code, text = two_args(call.args, catalogue.USAGE["reply"])
     case = case_to_act_on(call.session, call.actor, code, event="replied", action="回复")
     case.first_replied_at = case.first_replied_at or call.now
+    # While a unit holds the case the officer still keeps the resident informed; the status stays.
+    to = None if case.status == CaseStatus.ESCALATED else CaseStatus.REPLIED
     lifecycle.move(
-        call.session, case, event="replied", to=CaseStatus.REPLIED, detail=text, now=call.now,
-        officer_id=call.officer.id,
+        call.session, case, event="replied", to=to, detail=text, now=call.now, officer_id=call.officer.id,
     )  # fmt: skip
     return [
-        to_poster(call.session, case, catalogue.reply_to_resident(case.code or "", text)),
+        *to_posters(call.session, case, catalogue.reply_to_resident(case.code or "", text)),
         call.answer(catalogue.REPLY_SENT.format(code=case.code)),
     ]
 
@@ -54,9 +65,9 @@ def on_resolve(call: Call) -> list[OutgoingMessage]:
         call.session, case, event="resolved", to=CaseStatus.RESOLVED, detail=text, now=call.now,
         officer_id=call.officer.id,
     )  # fmt: skip
-    buttons = (tuple(Button(label, f"rate:{case.code}:{score}") for score, label in catalogue.RATING_NAMES.items()),)
+    buttons = rating_buttons(case.code or "")
     return [
-        to_poster(call.session, case, catalogue.resolved_to_resident(case.code or "", text), buttons=buttons),
+        *to_posters(call.session, case, catalogue.resolved_to_resident(case.code or "", text), buttons=buttons),
         call.answer(catalogue.RESOLVED_OK.format(code=case.code)),
     ]
 
@@ -250,3 +261,61 @@ def on_household(call: Call) -> list[OutgoingMessage]:
     found = binding.find_household(call.session, call.args, officer=call.officer)
     file = household_file(call.session, found.household, call.services.taxonomy)
     return [call.answer(as_text(file, call.services.settings.zone))]
+
+
+@command("merge", roles=OFFICERS, where=PRIVATE)
+def on_merge(call: Call) -> list[OutgoingMessage]:
+    """Fold a duplicate into another case (``/merge CODE INTO CODE2``); its reporter then follows that case.
+
+    The reporter is told politely (not as a rejection) and gets the main case's replies and rating request.
+    """
+    parts = call.args.split()
+    if len(parts) != 3 or parts[1].upper() not in ("INTO", "并入"):
+        raise BadInput(catalogue.USAGE["merge"])
+    session = call.session
+    duplicate = case_to_act_on(session, call.actor, parts[0], event="merged", action="合并")
+    main = visible_case(session, call.actor, parts[2])
+    if main.id == duplicate.id:
+        raise BadInput(catalogue.MERGE_USAGE_SAME)
+    if main.status not in lifecycle.OPEN and main.status != CaseStatus.RESOLVED:
+        status = catalogue.STATUS_NAMES.get(main.status, main.status)
+        raise BadInput(catalogue.MERGE_TARGET_CLOSED.format(main=main.code, status=status))
+    duplicate.merged_into_id = main.id
+    duplicate.closed_at = call.now
+    lifecycle.move(
+        session, duplicate, event="merged", to=CaseStatus.MERGED, detail=f"并入 {main.code}", now=call.now,
+        officer_id=call.officer.id,
+    )  # fmt: skip
+    for earlier in unit_store.merged_into(session=session, case_id=duplicate.id or 0):
+        earlier.merged_into_id = main.id  # duplicates of the duplicate follow the main case too
+        session.add(earlier)
+    lifecycle.move(
+        session, main, event="note", detail=f"{duplicate.code} 并入本件", now=call.now, officer_id=call.officer.id
+    )
+    return [
+        to_poster(session, duplicate, catalogue.merged_to_resident(duplicate.code or "", main.code or "")),
+        call.answer(catalogue.MERGED_OK.format(code=duplicate.code, main=main.code)),
+    ]
+
+
+@command("new", roles=OFFICERS, where=PRIVATE)
+def on_new(call: Call) -> list[OutgoingMessage]:
+    """File a walk-in or phone matter for a household (代办, ``/new 3幢2单元301 内容``), routed to its grid."""
+    address = extract_address(call.args)
+    if address is None or not address.is_complete:
+        raise BadInput(catalogue.USAGE["new"])
+    text = call.args[call.args.find(address.room) + len(address.room) :].strip(" 室号房,，:：")
+    if not text or not has_words(text):
+        raise BadInput(catalogue.NEW_NEEDS_TEXT)
+    session = call.session
+    matches = [
+        h
+        for h in repo.find_households(session=session, building=address.building, unit=address.unit, room=address.room)
+        if jurisdiction.covers_community(session, call.officer, h.community_id)
+    ]
+    if len(matches) != 1:
+        raise NotFound(catalogue.NEW_FOR_HOUSEHOLD_UNKNOWN.format(address=address.label()))
+    analysis = call.services.analyzer.analyze(clean_text(text))
+    draft = PostDraft.from_message(call.msg, call.args)
+    filed = Intake(call.services).file(session, draft, analysis, now=call.now, by=call.officer, household=matches[0])
+    return filed.messages

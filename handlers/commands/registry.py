@@ -8,7 +8,7 @@ a refusal never reaches a command's body.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.context import EVERYONE, LEADERS, OFFICERS, RESIDENTS, Call
+from handlers.context import EVERYONE, LEADERS, OFFICERS, RESIDENTS, STAFF, UNIT_ROLES, Call
 from handlers.messages import OutgoingMessage
 
 Run = Callable[[Call], list[OutgoingMessage]]
@@ -55,7 +55,9 @@ def markdown_table(roles_named: dict[frozenset[str], str] | None = None) -> str:
     roles_named = roles_named or {
         EVERYONE: "everyone",
         RESIDENTS: "residents",
+        STAFF: "staff",
         OFFICERS: "officers",
+        UNIT_ROLES: "units",
         LEADERS: "leaders",
     }
     order = list(roles_named)

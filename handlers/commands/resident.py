@@ -11,6 +11,7 @@ from handlers.context import RESIDENTS, Call
 from handlers.errors import BadInput, PermissionDenied
 from handlers.messages import OutgoingMessage
 from storage import repositories as repo
+from storage import units as unit_store
 from storage.models import CaseStatus, ChatIdentity
 
 #: What residents type, and the code stored for it.
@@ -72,8 +73,18 @@ def rate_case(
 ) -> list[OutgoingMessage]:
     """The reporter's rating: satisfied closes the case, unsatisfied reopens it and tells the officer."""
     case = find_case(session, code)
-    if case.reporter_identity_id != identity.id:
+    duplicates = unit_store.merged_into(session=session, case_id=case.id or 0)
+    merged = [c.reporter_identity_id for c in duplicates]
+    # The rater's own post: the case's, or a duplicate's merged into it (its reporter follows it).
+    own = (
+        case
+        if case.reporter_identity_id == identity.id
+        else next((c for c in duplicates if c.reporter_identity_id == identity.id), case)
+    )
+    if case.reporter_identity_id != identity.id and identity.id not in merged:
         raise PermissionDenied(catalogue.NOT_REPORTER)
+    if case.status == CaseStatus.CLOSED and identity.id in merged:
+        raise BadInput(catalogue.RATED_MAIN_ALREADY.format(code=case.code))
     if case.status != CaseStatus.RESOLVED:
         if repo.has_rated(session=session, case_id=case.id or 0, identity_id=identity.id or 0):
             raise BadInput(catalogue.ALREADY_RATED.format(code=case.code))
@@ -88,7 +99,7 @@ def rate_case(
         assignee = repo.officer_by_id(session=session, officer_id=case.assignee_id)
         if assignee is not None:
             messages += to_officer(session, assignee, catalogue.reopened_to_officer(case.code or ""), kind="notify")
-        messages.append(to_poster(session, case, catalogue.RATED_REOPEN.format(code=case.code)))
+        messages.append(to_poster(session, own, catalogue.RATED_REOPEN.format(code=case.code)))
     else:
         target = CaseStatus.CLOSED
         case.closed_at = now

@@ -165,9 +165,12 @@ class DigestBuilder:
         # Each case's state at this period's end was worked out when its day was packed.
         resolved, on_time, open_overdue, _ = facts.outcome(kind)
         rating = facts.codes["rating"]
-        satisfied = np.isin(rating, [facts.code_of("rating", r) for r in _SATISFIED])
+        # Only cases resolved by the period's end count as rated (issue 15): a rating given later
+        # must not make 满意率 rest on more cases than were closed, and 参评率 stays at most 100 %.
+        rated = (rating >= 0) & resolved
+        satisfied = np.isin(rating, [facts.code_of("rating", r) for r in _SATISFIED]) & resolved
         # cases, closed, on time, open overdue, satisfied, rated: per grid and per officer
-        outcome = np.stack([np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rating >= 0])
+        outcome = np.stack([np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rated])
         grid_code, grid_label = self._grid_codes(session, scope, facts)
         officer_code, officer_ids = dense(facts.ids["assignee"])
         names = store.officer_names(session=session, officer_ids=[o for o in officer_ids if o >= 0])

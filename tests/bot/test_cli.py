@@ -150,8 +150,17 @@ def test_demo_json_routes_cases_to_every_grid(tmp_path: Path) -> None:
     database = Database.from_url(f"sqlite:///{tmp_path / 'demo.db'}")
     with database.transaction() as session:
         recategorised = session.exec(select(func.count()).where(CaseEvent.kind == "recategorised")).one()
+    # 吹哨报到 (issue 15): the demo street has units and runs the loop; nothing internal reaches a group.
+    from tests.support.units import internal_words_in_groups
+
+    leaked = internal_words_in_groups(database)
     database.dispose()
     assert recategorised == report["categories_corrected"]
+    assert report["units"] >= 5 and len(report["whistled_by_unit"]) >= 3
+    loop = report["loop_events"]
+    for step in ("whistled", "accepted", "returned", "unit_done", "verified", "note", "supervised", "unrated_closed"):
+        assert loop.get(step, 0) > 0, step
+    assert leaked == []
 
 
 def test_officer_corrections_retrain_the_model(
