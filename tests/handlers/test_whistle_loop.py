@@ -68,7 +68,8 @@ def test_units_add_prints_code_and_invite_and_list_shows_them(tmp_path: Path) ->
     runner = CliRunner()
     db = f"sqlite:///{tmp_path / 'units.db'}"
     csv_file = tmp_path / "h.csv"
-    csv_file.write_text("community,grid,building,unit,room,head_name,phone,tags\nGH,GH-01,1,1,101,张三,,\n")
+    csv_file.write_text("community,grid,building,unit,room,head_name,phone,tags\nGH,GH-01,1,1,101,张三,13800001111,\n")
+    assert runner.invoke(cli_app, ["db", "upgrade", "--db", db]).exit_code == 0
     assert runner.invoke(cli_app, ["households", "import", str(csv_file), "--db", db]).exit_code == 0
 
     add = ["units", "add", "--name", WY, "--kind", "property", "--scope", "GH", "--db", db, "--json"]
