@@ -483,6 +483,7 @@ def ranking_line(title: str, names: list[tuple[str, str]], min_sample: int) -> s
 
 
 DIGEST_OFFICERS = "八、网格员"
+DIGEST_OTHER_HANDLERS = "  其他承办人（社区、街道及单位，不参与网格员排名）："
 
 
 def officer_line(name: str, cases: int, closed: int, on_time: str, satisfaction: str) -> str:

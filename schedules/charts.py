@@ -8,6 +8,7 @@ chart independent of what the operating system has installed.
 import io
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import matplotlib
 
@@ -16,6 +17,8 @@ matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from handlers import catalogue
 from handlers.digests import DigestBuilder, DigestFigures
@@ -38,20 +41,33 @@ def cjk_font() -> str:
 
 def render_chart(figures: DigestFigures, builder: DigestBuilder) -> bytes:
     """Categories this period against the last, cases per grid, and the recent trend; PNG bytes."""
-    family = cjk_font()
-    with plt.rc_context({"font.family": [family], "axes.unicode_minus": False, "font.size": 9}):
-        fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4.6), dpi=90)
+    with chart_style():
+        fig = draw_chart(figures, builder)
         try:
-            _categories(left, figures, builder)
-            _grids(middle, figures)
-            _trend(right, figures)
-            fig.suptitle(catalogue.digest_title(figures.kind, figures.scope_name, figures.period_label), fontsize=11)
-            fig.tight_layout()
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png")
         finally:
             plt.close(fig)
     return buffer.getvalue()
+
+
+def chart_style() -> Any:
+    """The packaged CJK font and the chart's text sizes, for drawing inside."""
+    return plt.rc_context({"font.family": [cjk_font()], "axes.unicode_minus": False, "font.size": 9})
+
+
+def draw_chart(figures: DigestFigures, builder: DigestBuilder) -> Figure:
+    """The chart's matplotlib figure (laid out, not yet saved); draw it inside ``chart_style()``."""
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4.6), dpi=90)
+    _categories(left, figures, builder)
+    _grids(middle, figures)
+    _trend(right, figures)
+    for axis in (left, middle):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # cases are whole: never "0.5 件"
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(catalogue.digest_title(figures.kind, figures.scope_name, figures.period_label), fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def _categories(axis: Axes, figures: DigestFigures, builder: DigestBuilder) -> None:
@@ -65,7 +81,8 @@ def _categories(axis: Axes, figures: DigestFigures, builder: DigestBuilder) -> N
     axis.set_yticks(list(rows), names)
     axis.set_title(catalogue.CHART_TITLES["categories"])
     axis.set_xlabel(catalogue.CHART_TITLES["cases"])
-    axis.legend(loc="lower right")
+    # Below the axis, outside the bars: inside, it covered the shortest category's bar.
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def _grids(axis: Axes, figures: DigestFigures) -> None:

@@ -69,11 +69,12 @@ def grid_labels(*, session: Session, community_ids: Sequence[int]) -> dict[int |
     return {g.id: g.code if g.name in ("", g.code) else f"{g.code} {g.name}" for g in grids}
 
 
-def officer_names(*, session: Session, officer_ids: Sequence[int]) -> dict[int | None, str]:
+def officer_names(*, session: Session, officer_ids: Sequence[int]) -> dict[int | None, tuple[str, str]]:
+    """(name, role) of each officer."""
     if not officer_ids:
         return {}
     officers = session.exec(select(Officer).where(col(Officer.id).in_(sorted(officer_ids)))).all()
-    return {o.id: o.name for o in officers}
+    return {o.id: (o.name, o.role) for o in officers}
 
 
 def households_by_id(*, session: Session, household_ids: Sequence[int]) -> dict[int | None, Household]:

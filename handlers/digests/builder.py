@@ -35,8 +35,11 @@ from storage import digests as store
 from storage import households as household_store
 from storage import surveys as survey_store
 from storage.digest_days import DayCache, Facts, IntArray, counts_by, dense, end_day_of, first_day_of, subset
+from storage.models import Role
 
 _SATISFIED = ("satisfied", "basically")
+#: Who is ranked among the 网格员: the grid's own staff, not those who handle cases now and then.
+GRID_STAFF = (Role.GRID_OFFICER.value, Role.GRID_CHIEF.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class _Groups:
     grids: dict[str, list[int]]
     officers: dict[str, list[int]]
     totals: list[int]
+    #: Officers listed but not ranked with the grid staff (and nobody, for unassigned cases).
+    not_grid_staff: set[str]
 
 
 class DigestBuilder:
@@ -105,8 +110,8 @@ class DigestBuilder:
             median_resolution_minutes=_median(facts.minutes["resolve"][resolved]),
             backlog_open=backlog_open,
             backlog_overdue=backlog_overdue,
-            grids=_outcomes(groups.grids, previous.by_grid),
-            officers=_outcomes(groups.officers, {}),
+            grids=_outcomes(groups.grids, previous.by_grid, unranked={catalogue.UNROUTED_GRID}),
+            officers=_outcomes(groups.officers, {}, unranked=groups.not_grid_staff),
             warnings=self._warnings(counts, history),
             emotions=_emotions(facts),
             unconfirmed=int(
@@ -173,15 +178,17 @@ class DigestBuilder:
         outcome = np.stack([np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rated])
         grid_code, grid_label = self._grid_codes(session, scope, facts)
         officer_code, officer_ids = dense(facts.ids["assignee"])
-        names = store.officer_names(session=session, officer_ids=[o for o in officer_ids if o >= 0])
+        found = store.officer_names(session=session, officer_ids=[o for o in officer_ids if o >= 0])
         nobody = catalogue.UNASSIGNED_OFFICER
-        officer_label = [names.get(o, nobody) if o >= 0 else nobody for o in officer_ids]
+        officer_label = [found[o][0] if o in found else nobody for o in officer_ids]
+        not_grid_staff = {nobody} | {name for name, role in found.values() if role not in GRID_STAFF}
         return _Groups(
             grid_code=grid_code,
             grid_label=grid_label,
             grids=_outcome_table(grid_code, grid_label, outcome),
             officers=_outcome_table(officer_code, officer_label, outcome),
             totals=[int(v) for v in outcome.sum(axis=1)],
+            not_grid_staff=not_grid_staff,
         )
 
     def _counts(self, facts: Facts, label: str, grid_code: IntArray, grid_label: Sequence[str]) -> PeriodCounts:
@@ -307,7 +314,7 @@ def _outcome_table(codes: IntArray, labels: Sequence[str], outcome: NDArray[np.b
     return table
 
 
-def _outcome(name: str, v: Sequence[int], previous: int) -> Outcome:
+def _outcome(name: str, v: Sequence[int], previous: int, *, ranked: bool = True) -> Outcome:
     return Outcome(
         name=name,
         cases=v[0],
@@ -317,11 +324,12 @@ def _outcome(name: str, v: Sequence[int], previous: int) -> Outcome:
         open_overdue=v[3],
         satisfied=v[4],
         rated=v[5],
+        ranked=ranked,
     )
 
 
-def _outcomes(table: dict[str, list[int]], previous: dict[str, int]) -> tuple[Outcome, ...]:
-    found = [_outcome(name, v, previous.get(name, 0)) for name, v in table.items()]
+def _outcomes(table: dict[str, list[int]], previous: dict[str, int], *, unranked: set[str]) -> tuple[Outcome, ...]:
+    found = [_outcome(name, v, previous.get(name, 0), ranked=name not in unranked) for name, v in table.items()]
     return tuple(sorted(found, key=lambda o: (-o.cases, o.name)))
 
 

@@ -130,11 +130,16 @@ def _grids(f: DigestFigures, settings: DigestSettings) -> list[str]:
 
 
 def _officers(f: DigestFigures, settings: DigestSettings) -> list[str]:
-    lines = [catalogue.DIGEST_OFFICERS] + [
-        catalogue.officer_line(o.name, o.cases, o.closed, _rate(o.on_time_rate), _rate(o.satisfaction_rate))
-        for o in f.officers[: settings.max_lines]
-    ]
-    return lines + _rankings(f.officers, settings.min_sample)
+    def line(o: Outcome) -> str:
+        return catalogue.officer_line(o.name, o.cases, o.closed, _rate(o.on_time_rate), _rate(o.satisfaction_rate))
+
+    staff = [o for o in f.officers if o.ranked][: settings.max_lines]
+    others = [o for o in f.officers if not o.ranked][: settings.max_lines]
+    lines = [catalogue.DIGEST_OFFICERS, *(line(o) for o in staff)]
+    lines += _rankings(staff, settings.min_sample)
+    if others:  # community secretaries, street directors, units: listed, never ranked with grid staff
+        lines += [catalogue.DIGEST_OTHER_HANDLERS, *(line(o) for o in others)]
+    return lines
 
 
 def _warnings(f: DigestFigures) -> list[str]:
@@ -180,7 +185,7 @@ def _rate(value: float | None) -> str:
 def _rankings(outcomes: Iterable[Outcome], min_sample: int) -> list[str]:
     """Best and worst on-time rates among those with enough cases to judge; nobody else is ranked."""
     eligible = sorted(
-        (o for o in outcomes if o.sample >= min_sample and o.on_time_rate is not None),
+        (o for o in outcomes if o.ranked and o.sample >= min_sample and o.on_time_rate is not None),
         key=lambda o: (-(o.on_time_rate or 0.0), -o.sample, o.name),
     )
     rates = [(o.name, _rate(o.on_time_rate)) for o in eligible]

@@ -194,6 +194,41 @@ def test_ranking_needs_a_minimum_sample(world_on: World) -> None:
     assert "2. GH-02" not in text
 
 
+def test_unrouted_cases_and_non_grid_staff_are_listed_but_never_ranked(world_on: World) -> None:
+    # A leader reading the demo found 未定网格 ranked among the grids, and a community secretary and the
+    # street director ranked as 网格员.
+    db = world_on.core.db
+    for i in range(5):
+        for grid, community, assignee in (
+            ("GH-01", "GH", "officer_gh1"),
+            ("GH-02", "GH", "leader_gh"),
+            (None, None, "leader_street"),
+        ):
+            insert_case(
+                db,
+                grid=grid,
+                community=community,
+                created_at=local(16 + i),
+                assignee=assignee,
+                status="closed",
+                first_replied_at=local(16 + i, 11),
+                resolved_at=local(16 + i, 12),
+            )
+    builder = DigestBuilder(taxonomy=world_on.core.taxonomy, zone=SHANGHAI)
+    with db.session() as session:
+        street = next(s for s in scopes(session) if s.level == "street")
+        text = "\n".join(builder.render(builder.figures(session, street, WEEK)))
+    grids = text[text.index("七、各网格") : text.index("八、网格员")]
+    officers = text[text.index("八、网格员") : text.index("九、动态预警")]
+    grid_ranking = next(line for line in grids.splitlines() if "按时办结率排名" in line)
+    assert "未定网格：5 件" in grids and "未定网格" not in grid_ranking
+    assert "GH-01" in grid_ranking and "GH-02" in grid_ranking
+    staff, others = officers.split("其他承办人")
+    ranking = next(line for line in staff.splitlines() if "按时办结率排名" in line)
+    assert "officer_gh1" in ranking and "leader_gh" not in ranking and "leader_street" not in ranking
+    assert "leader_gh的名字：承办 5 件" in others and "leader_street的名字：承办 5 件" in others
+
+
 def test_digest_is_stored_and_queued_once_per_scope(world_on: World) -> None:
     db = world_on.core.db
     seed_week(db)
