@@ -471,14 +471,39 @@ def grid_line(name: str, cases: int, previous: int, on_time: str, satisfaction: 
     )
 
 
+UNIT_RANKING_ALL = "按时报到率排名"
+UNIT_RANKING_BEST = "按时报到率前五"
+UNIT_RANKING_WORST = "按时报到率后五"
+UNIT_RANKING_COUNTED = "已报到或逾期未报到"
+# --- issue 15: the digest's section on units (逆向考核 of departments and outside units) ---------
+DIGEST_UNITS = "十二、相关单位（吹哨报到）"
+
+
+def unit_line(
+    name: str,
+    *,
+    whistled: int,
+    on_time: str,
+    median: str,
+    returned: int,
+    extensions: int,
+    satisfaction: str,
+    waiting: int,
+) -> str:
+    return (
+        f"  {name}：本期吹哨 {whistled} 件 · 按时报到率 {on_time} · 报到用时中位数 {median}"
+        f" · 退单 {returned} 件 · 延期 {extensions} 次 · 满意率 {satisfaction} · 目前在办 {waiting} 件"
+    )
+
+
 RANKING_ALL = "按时办结率排名"
 RANKING_BEST = "按时办结率前五"
 RANKING_WORST = "按时办结率后五"
 
 
-def ranking_line(title: str, names: list[tuple[str, str]], min_sample: int) -> str:
+def ranking_line(title: str, names: list[tuple[str, str]], min_sample: int, *, counted: str = "已办结或超时") -> str:
     if not names:
-        return f"  {title}：样本不足（需至少 {min_sample} 件已办结或超时），暂不排名。"
+        return f"  {title}：样本不足（需至少 {min_sample} 件{counted}），暂不排名。"
     return f"  {title}（样本≥{min_sample} 件）：" + "，".join(f"{i}. {n} {v}" for i, (n, v) in enumerate(names, 1))
 
 

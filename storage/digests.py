@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.models import Case, Community, Digest, Grid, Household, Officer
+from storage.models import Case, Community, Digest, Dispatch, Grid, Household, Officer, Unit, UnitState
 from storage.repositories import insert_ignoring_conflict
 
 
@@ -123,3 +123,44 @@ def backlog(*, session: Session, within: sa.ColumnElement[bool], end: datetime) 
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+#: What a digest reads of one 吹哨单: the unit, its steps' times and deadlines, and the case's rating.
+DispatchRow = tuple[str, datetime, datetime, datetime | None, str, int, str | None]
+
+
+def dispatches(
+    *, session: Session, within: sa.ColumnElement[bool], start: datetime, end: datetime
+) -> Sequence[DispatchRow]:
+    """(unit name, whistled_at, accept_due, accepted_at, state, extensions, case rating) of the
+    whistles made in [start, end) on cases ``within`` the scope."""
+    rows = session.execute(
+        sa.select(
+            col(Unit.name),
+            col(Dispatch.whistled_at),
+            col(Dispatch.accept_due),
+            col(Dispatch.accepted_at),
+            col(Dispatch.state),
+            col(Dispatch.extensions),
+            col(Case.rating),
+        )
+        .select_from(Dispatch)
+        .join(Unit, col(Unit.id) == Dispatch.unit_id)
+        .join(Case, col(Case.id) == Dispatch.case_id)
+        .where(col(Dispatch.whistled_at) >= start, col(Dispatch.whistled_at) < end, within)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
+def waiting_on_units(*, session: Session, within: sa.ColumnElement[bool]) -> dict[str, int]:
+    """Cases with a unit now (whistled, signed in, or done and not yet verified), per unit name."""
+    waiting = (UnitState.WHISTLED.value, UnitState.ACCEPTED.value, UnitState.DONE.value)
+    rows = session.execute(
+        sa.select(col(Unit.name), func.count())
+        .select_from(Dispatch)
+        .join(Unit, col(Unit.id) == Dispatch.unit_id)
+        .join(Case, col(Case.id) == Dispatch.case_id)
+        .where(col(Dispatch.state).in_(waiting), within)
+        .group_by(col(Unit.name))
+    ).all()
+    return {str(name): int(n) for name, n in rows}

@@ -30,6 +30,7 @@ from handlers.digests.figures import (
 )
 from handlers.digests.periods import Period
 from handlers.digests.text import sections, split_message
+from handlers.digests.units import unit_outcomes
 from handlers.jurisdiction import Scope
 from storage import digests as store
 from storage import households as household_store
@@ -119,6 +120,7 @@ class DigestBuilder:
             ),
             visits=_visit_coverage(session, scope, period),
             surveys=_survey_counts(session, scope, period),
+            units=unit_outcomes(session, scope, period),
         )
 
     def period_counts(

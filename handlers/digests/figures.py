@@ -72,6 +72,38 @@ class CriticalCase:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitOutcome:
+    """Issue 15 (逆向考核 of departments): how a unit answered the whistles of the period."""
+
+    name: str
+    whistled: int = 0
+    accepted: int = 0
+    accepted_on_time: int = 0
+    #: Whistles still not signed in at the period's end although their deadline had passed.
+    late_unaccepted: int = 0
+    median_accept_minutes: float | None = None
+    returned: int = 0
+    extensions: int = 0
+    satisfied: int = 0
+    rated: int = 0
+    #: Cases with the unit now (whistled, signed in, or done and not verified), as they stand today.
+    waiting: int = 0
+    ranked: bool = True
+
+    @property
+    def sample(self) -> int:
+        return self.accepted + self.late_unaccepted
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.accepted_on_time / self.sample if self.sample else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+
+@dataclass(frozen=True, slots=True)
 class VisitCoverage:
     """Issue 13: a grid's households and how many of them an officer visited in the period."""
 
@@ -130,6 +162,7 @@ class DigestFigures:
     unconfirmed: int = 0
     visits: tuple[VisitCoverage, ...] = ()
     surveys: tuple[SurveyCounts, ...] = ()
+    units: tuple[UnitOutcome, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -1,6 +1,7 @@
 """A digest's figures as the text leaders read: sections (title first), split into chat messages."""
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Protocol
 
 from handlers import catalogue
@@ -36,6 +37,7 @@ def sections(figures: DigestFigures, *, names: Names, settings: DigestSettings) 
                 _warnings(figures),
                 _visits(figures),
                 _surveys(figures),
+                _units(figures, settings),
             )
             if part  # a section with nothing to say this period is left out
         ),
@@ -174,6 +176,30 @@ def _surveys(f: DigestFigures) -> list[str]:
     return lines
 
 
+def _units(f: DigestFigures, settings: DigestSettings) -> list[str]:
+    """Issue 15: whistles per unit, sign-in on time, returns, extensions, satisfaction; ranked like grids."""
+    if not f.units:
+        return []  # a street without units, or a quiet period: nothing to report
+    lines = [catalogue.DIGEST_UNITS]
+    for u in f.units[: settings.max_lines]:
+        median = None if u.median_accept_minutes is None else timedelta(minutes=round(u.median_accept_minutes))
+        lines.append(
+            catalogue.unit_line(
+                u.name,
+                whistled=u.whistled,
+                on_time=_rate(u.on_time_rate),
+                median=catalogue.duration(median) if median is not None else "—",
+                returned=u.returned,
+                extensions=u.extensions,
+                satisfaction=_rate(u.satisfaction_rate),
+                waiting=u.waiting,
+            )
+        )
+    return lines + _rankings(
+        f.units, settings.min_sample, titles=UNIT_RANKING_TITLES, counted=catalogue.UNIT_RANKING_COUNTED
+    )
+
+
 def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
@@ -182,7 +208,32 @@ def _rate(value: float | None) -> str:
     return f"{value * 100:.1f}%" if value is not None else "—"
 
 
-def _rankings(outcomes: Iterable[Outcome], min_sample: int) -> list[str]:
+class _Rankable(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ranked(self) -> bool: ...
+
+    @property
+    def sample(self) -> int: ...
+
+    @property
+    def on_time_rate(self) -> float | None: ...
+
+
+#: The ranking lines' titles: all of them, the best five, the worst five.
+RANKING_TITLES = (catalogue.RANKING_ALL, catalogue.RANKING_BEST, catalogue.RANKING_WORST)
+UNIT_RANKING_TITLES = (catalogue.UNIT_RANKING_ALL, catalogue.UNIT_RANKING_BEST, catalogue.UNIT_RANKING_WORST)
+
+
+def _rankings(
+    outcomes: Iterable[_Rankable],
+    min_sample: int,
+    *,
+    titles: tuple[str, str, str] = RANKING_TITLES,
+    counted: str = "已办结或超时",
+) -> list[str]:
     """Best and worst on-time rates among those with enough cases to judge; nobody else is ranked."""
     eligible = sorted(
         (o for o in outcomes if o.ranked and o.sample >= min_sample and o.on_time_rate is not None),
@@ -190,10 +241,10 @@ def _rankings(outcomes: Iterable[Outcome], min_sample: int) -> list[str]:
     )
     rates = [(o.name, _rate(o.on_time_rate)) for o in eligible]
     if len(rates) <= 10:
-        return [catalogue.ranking_line(catalogue.RANKING_ALL, rates, min_sample)]
+        return [catalogue.ranking_line(titles[0], rates, min_sample, counted=counted)]
     return [
-        catalogue.ranking_line(catalogue.RANKING_BEST, rates[:5], min_sample),
-        catalogue.ranking_line(catalogue.RANKING_WORST, rates[::-1][:5], min_sample),
+        catalogue.ranking_line(titles[1], rates[:5], min_sample, counted=counted),
+        catalogue.ranking_line(titles[2], rates[::-1][:5], min_sample, counted=counted),
     ]
 
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.settings import Settings
 from bot.telegram.runner import TelegramOptions, serve_telegram
 from bot.wiring import App
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.admin import Admin
 from handlers.clock import FixedClock, SystemClock
 from handlers.service import Minqing
@@ -97,17 +97,17 @@ async def test_the_loop_over_telegram_with_refusals_and_nothing_internal_in_the_
     await bot.say(OFFICER, f"/category {code} 物业服务")
     await bot.next(OFFICER)
     await bot.say(RESIDENT, f"/note {code} 我也想备注")
-    assert await bot.next(RESIDENT) == t.NOT_ALLOWED.format(role="居民", command="/note")
+    assert await bot.next(RESIDENT) == catalogue.NOT_ALLOWED.format(role="居民", command="/note")
     await bot.say(OFFICER, f"/note {code} 该户情绪较大，注意沟通")
-    assert await bot.next(OFFICER) == t.NOTE_OK.format(code=code)
+    assert await bot.next(OFFICER) == catalogue.NOTE_OK.format(code=code)
 
     await bot.say(OFFICER, f"/whistle {code} 桂花苑物业 楼道保洁归物业")
     assert (await bot.next(OFFICER)).startswith("已吹哨")
     assert (await bot.next(WY)).startswith(f"【吹哨】诉求 {code}")
     await bot.say(WT, f"/accept {code}")
-    assert await bot.next(WT) == t.CASE_NOT_IN_SCOPE.format(code=code)
+    assert await bot.next(WT) == catalogue.CASE_NOT_IN_SCOPE.format(code=code)
     await bot.say(WY, f"/reply {code} 我们来处理")
-    assert await bot.next(WY) == t.NOT_ALLOWED.format(role="单位联络员", command="/reply")
+    assert await bot.next(WY) == catalogue.NOT_ALLOWED.format(role="单位联络员", command="/reply")
     await bot.say(WY, f"/accept {code}")
     assert (await bot.next(WY)).startswith("已报到")
     assert (await bot.next(OFFICER)).startswith("【报到】")
@@ -128,7 +128,7 @@ async def test_the_loop_over_telegram_with_refusals_and_nothing_internal_in_the_
     await bot.next(GL)
     assert (await bot.next(OFFICER)).startswith("【单位办结】")
     await bot.say(GL, f"/verify {code} 好了")
-    assert (await bot.next(GL)) == t.NOT_ALLOWED.format(role="单位联络员", command="/verify")
+    assert (await bot.next(GL)) == catalogue.NOT_ALLOWED.format(role="单位联络员", command="/verify")
     await bot.say(OFFICER, f"/verify {code} 上门看过，已清理干净")
     resolved = await bot.next(GROUP)
     assert resolved.startswith(f"【{code} 已办结】上门看过")

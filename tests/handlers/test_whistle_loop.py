@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.admin import Admin
 from handlers.clock import FixedClock
 from handlers.handover import HandoverError, close_unrated, deactivate_officer
@@ -100,7 +100,7 @@ def test_unit_invite_is_one_time(world: World) -> None:
     first = world.send(f"/join {invite}", user="cg1")
     second = world.send(f"/join {invite}", user="cg2")
     assert "城管中队联络员" in first.messages[0].text
-    assert second.messages[0].text == t.INVITE_INVALID
+    assert second.messages[0].text == catalogue.INVITE_INVALID
 
 
 # ------------------------------------------------------------------------------------------ the loop
@@ -122,7 +122,7 @@ def test_the_whole_loop_whistle_return_rewhistle_extend_done_sendback_verify_rat
 
     # Another unit's liaison cannot touch it; nothing changes.
     refused = world.send(f"/accept {code}", user="liaison_wt").messages[0].text
-    assert refused == t.CASE_NOT_IN_SCOPE.format(code=code)
+    assert refused == catalogue.CASE_NOT_IN_SCOPE.format(code=code)
 
     accepted = world.send(f"/accept {code}", user="liaison_wy")
     assert accepted.messages[0].text.startswith("已报到") and to(accepted.messages, "officer_gh1")
@@ -131,12 +131,14 @@ def test_the_whole_loop_whistle_return_rewhistle_extend_done_sendback_verify_rat
     assert to(returned.messages, "officer_gh1")[0].startswith("【退单】")
 
     world.send(f"/whistle {code} ST01-U01 请管理办协调保洁", user="officer_gh1")  # by code this time
-    assert world.send(f"/accept {code}", user="liaison_wy").messages[0].text == t.CASE_NOT_IN_SCOPE.format(code=code)
+    assert world.send(f"/accept {code}", user="liaison_wy").messages[0].text == catalogue.CASE_NOT_IN_SCOPE.format(
+        code=code
+    )
     world.send(f"/accept {code}", user="liaison_gl")
 
     asked = world.send(f"/extend {code} 2 等保洁公司排班", user="liaison_gl")
     assert to(asked.messages, "chief_gh1")[0].startswith("【延期申请】")
-    assert world.send(f"/grant {code}", user="officer_gh1").messages[0].text == t.APPROVER_ONLY
+    assert world.send(f"/grant {code}", user="officer_gh1").messages[0].text == catalogue.APPROVER_ONLY
     due_before = dispatches(world, code)[-1].done_due
     world.send(f"/grant {code}", user="chief_gh1")
     assert dispatches(world, code)[-1].done_due > due_before  # type: ignore[operator]
@@ -166,25 +168,29 @@ def test_the_whole_loop_whistle_return_rewhistle_extend_done_sendback_verify_rat
 
 def test_refusals_by_role(world: World) -> None:
     code = new_case(world)
-    assert world.send(f"/note {code} 内部", user="res_1_1_301").messages[0].text == t.NOT_ALLOWED.format(
+    assert world.send(f"/note {code} 内部", user="res_1_1_301").messages[0].text == catalogue.NOT_ALLOWED.format(
         role="居民", command="/note"
     )
-    assert world.send(f"/reply {code} 你好", user="liaison_wy").messages[0].text == t.NOT_ALLOWED.format(
+    assert world.send(f"/reply {code} 你好", user="liaison_wy").messages[0].text == catalogue.NOT_ALLOWED.format(
         role="单位联络员", command="/reply"
     )
     assert world.send(f"/whistle {code} {WY} 请处理", user="liaison_wy").messages[0].text.startswith("抱歉")
     assert world.send(f"/supervise {code} 请尽快", user="officer_gh1").messages[0].text.startswith("抱歉")
     # A grid officer of another grid cannot whistle it; a liaison sees nothing before it is whistled.
     other_grid = world.send(f"/whistle {code} {WY} 请处理", user="officer_gh2").messages[0].text
-    assert other_grid == t.CASE_NOT_IN_SCOPE.format(code=code)
-    assert world.send(f"/case {code}", user="liaison_wy").messages[0].text == t.CASE_NOT_IN_SCOPE.format(code=code)
+    assert other_grid == catalogue.CASE_NOT_IN_SCOPE.format(code=code)
+    assert world.send(f"/case {code}", user="liaison_wy").messages[0].text == catalogue.CASE_NOT_IN_SCOPE.format(
+        code=code
+    )
     # A unit that does not serve this community is refused; an unknown unit lists the real ones.
     assert world.send(f"/whistle {code} 梧桐苑物业 请处理", user="officer_gh1").messages[0].text == (
-        t.UNIT_NOT_SERVING.format(unit="梧桐苑物业")
+        catalogue.UNIT_NOT_SERVING.format(unit="梧桐苑物业")
     )
     unknown = world.send(f"/whistle {code} 自来水公司 请处理", user="officer_gh1").messages[0].text
     assert unknown.startswith("没有找到单位“自来水公司”") and WY in unknown
-    assert world.send(f"/accept {code}", user="liaison_wy").messages[0].text == t.CASE_NOT_IN_SCOPE.format(code=code)
+    assert world.send(f"/accept {code}", user="liaison_wy").messages[0].text == catalogue.CASE_NOT_IN_SCOPE.format(
+        code=code
+    )
     assert kinds(world, code) == ["filed"] and world.case(code).status == "assigned"
 
 
@@ -196,7 +202,7 @@ def test_notes_and_supervision_never_reach_residents(world: World) -> None:
     world.send(f"/whistle {code} {WY} 请清理", user="officer_gh1")
     liaison_note = world.send(f"/note {code} 保洁员明天上午到", user="liaison_wy")
 
-    assert to(noted.messages, "officer_gh1") == [t.NOTE_OK.format(code=code)]
+    assert to(noted.messages, "officer_gh1") == [catalogue.NOTE_OK.format(code=code)]
     assert to(supervised.messages, "officer_gh1")[0].startswith("【督办单】")
     assert to(liaison_note.messages, "officer_gh1")[0].startswith("【内部备注】")
     detail = world.send(f"/case {code}", user="res_1_1_301").messages[0].text
@@ -272,7 +278,7 @@ def test_duplicate_is_named_then_merged_and_its_reporter_follows_the_main_case(w
 
     merged = world.send(f"/merge {second} INTO {first}", user="officer_gh1")
     (to_resident,) = [m for m in merged.messages if m.chat_id == GROUP_GH]
-    assert to_resident.text == t.merged_to_resident(second, first)
+    assert to_resident.text == catalogue.merged_to_resident(second, first)
     assert "不属于社区受理范围" not in to_resident.text
     assert world.case(second).status == "merged" and world.case(second).merged_into_id == world.case(first).id
 
@@ -292,7 +298,7 @@ def test_reject_and_merge_have_separate_wording(world: World) -> None:
     code = new_case(world)
     rejected = world.send(f"/reject {code} 属于市级事项", user="officer_gh1")
     (to_group,) = [m.text for m in rejected.messages if m.chat_id == GROUP_GH]
-    assert to_group != t.merged_to_resident(code, code) and "合并" not in to_group
+    assert to_group != catalogue.merged_to_resident(code, code) and "合并" not in to_group
 
 
 # ------------------------------------------------------------------------------------------ closing, handover, 代办
@@ -344,7 +350,7 @@ def test_officer_files_a_walk_in_case_for_a_household_of_another_grid(world: Wor
     )
     assert "代办" in world.send(f"/case {code}", user="officer_gh2").messages[0].text
     assert world.send("/new 9幢9单元909 水管漏水", user="officer_gh1").messages[0].text == (
-        t.NEW_FOR_HOUSEHOLD_UNKNOWN.format(address="9幢9单元909")
+        catalogue.NEW_FOR_HOUSEHOLD_UNKNOWN.format(address="9幢9单元909")
     )
 
 
@@ -411,9 +417,9 @@ def test_wechat_words_for_the_loop(said: str, command: str | None) -> None:
 def test_merge_in_chinese_words_works_like_into(world: World) -> None:
     first = new_case(world, "1幢楼道灯坏了好几天，晚上看不见")
     second = new_case(world, "1号楼楼道灯坏了，晚上很黑", user="stranger")
-    assert world.send(f"/merge {second} 并入 {first}", user="officer_gh1").messages[-1].text == t.MERGED_OK.format(
-        code=second, main=first
-    )
+    assert world.send(f"/merge {second} 并入 {first}", user="officer_gh1").messages[
+        -1
+    ].text == catalogue.MERGED_OK.format(code=second, main=first)
 
 
 def test_digest_counts_ratings_only_of_cases_closed_in_the_period_and_reports_the_rating_rate(
@@ -445,3 +451,38 @@ def test_digest_counts_ratings_only_of_cases_closed_in_the_period_and_reports_th
     overall = figures.overall
     assert (overall.closed, overall.rated, overall.satisfied) == (2, 1, 1)
     assert "参评率 50.0%" in "\n".join(builder.sections(figures))
+
+
+# ------------------------------------------------------------------------------------------ digests
+
+
+def test_digest_reports_each_unit_and_ranks_them_by_sign_in(world: World) -> None:
+    from handlers.digests import DigestBuilder, period_just_ended
+    from handlers.jurisdiction import scopes
+
+    codes = [new_case(world, f"{n}幢楼道垃圾堆了一个星期，物业不管") for n in (1, 2, 3)]
+    for code in codes:
+        world.send(f"/whistle {code} {WY} 楼道保洁归物业", user="officer_gh1")
+    world.send(f"/accept {codes[0]}", user="liaison_wy")
+    world.send(f"/return {codes[1]} 不归我们管，是市政的", user="liaison_wy")
+    world.send(f"/whistle {codes[1]} {GL} 请管理办协调", user="officer_gh1")
+    start = world.clock.now()
+    world.clock.set(start + timedelta(days=7))  # the week ends; the third whistle was never signed in
+    builder = DigestBuilder(taxonomy=world.core.taxonomy, zone=world.core.settings.zone)
+    period = period_just_ended("week", world.clock.now(), builder.zone)
+    assert period.start <= start < period.end
+    with world.core.db.session() as session:
+        gh = next(s for s in scopes(session) if s.code == "GH")
+        figures = builder.figures(session, gh, period)
+        earlier = builder.figures(session, gh, period.previous())
+    # Whistles count in the period they were made; what waits on a unit is read as it stands now.
+    assert [(u.whistled, u.waiting) for u in earlier.units] == [(0, 2), (0, 1)]
+    units = {u.name: u for u in figures.units}
+    wy, gl = units[WY], units[GL]
+    assert (wy.whistled, wy.accepted, wy.returned, wy.late_unaccepted, wy.waiting) == (3, 1, 1, 1, 2)
+    assert (gl.whistled, gl.accepted, gl.late_unaccepted, gl.waiting) == (1, 0, 1, 1)
+    assert wy.on_time_rate == 0.5 and gl.on_time_rate == 0.0
+    text = "\n".join(builder.render(figures))
+    section = text[text.index(catalogue.DIGEST_UNITS) :]
+    assert f"{WY}：本期吹哨 3 件 · 按时报到率 50.0%" in section and "退单 1 件" in section
+    assert "按时报到率排名：样本不足（需至少 5 件已报到或逾期未报到）" in section

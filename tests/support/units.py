@@ -2,7 +2,7 @@
 
 from sqlmodel import col, select
 
-from handlers import catalogue as t
+from handlers import catalogue
 from handlers.messages import OutgoingMessage
 from storage.db import Database
 from storage.models import CaseEvent, ChatGroup, Outbox
@@ -39,7 +39,7 @@ def internal_words_in_groups(db: Database) -> list[str]:
     Used on the demo's database (``tests/test_cli.py``) and here: every such event's text is looked
     for in every message queued to a chat group.
     """
-    internal = t.INTERNAL_EVENTS | {"whistled"}
+    internal = catalogue.INTERNAL_EVENTS | {"whistled"}
     with db.transaction() as session:
         groups = {(g.platform, g.chat_id) for g in session.exec(select(ChatGroup))}
         texts = [
