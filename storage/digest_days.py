@@ -36,7 +36,9 @@ NO_TIME = np.iinfo(np.int64).min
 #: A day is stored only if none of its cases changed within this long before the build.
 QUIET = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FORMAT = 3  # 3: each case's strongest emotion and whether its category is confirmed (issue 12)
+# 3: each case's strongest emotion and whether its category is confirmed (issue 12);
+# 4: whether the case was closed by each period's end (a satisfied rating closes it).
+_FORMAT = 4
 
 #: Text columns kept as codes into a per-day vocabulary (NULL, and an empty address, are -1).
 TEXT_FIELDS = ("category", "intent", "polarity", "urgency", "rating", "address", "emotion", "confirmation")
@@ -49,7 +51,7 @@ FloatArray = NDArray[np.float64]
 PERIODS = ("week", "month", "quarter")
 # Bits of ``Facts.flags`` (k = index in PERIODS): resolved before the end, open past its
 # resolution deadline at the end, first reply before the end; resolved by the deadline.
-RESOLVED, OVERDUE, REPLIED, ON_TIME = 0, 3, 6, 9
+RESOLVED, OVERDUE, REPLIED, ON_TIME, CLOSED = 0, 3, 6, 9, 10
 
 
 def first_day_of(kind: str, day: date) -> date:
@@ -95,6 +97,11 @@ class Facts:
     @property
     def size(self) -> int:
         return int(self.intensity.shape[0])
+
+    def closed(self, kind: str) -> NDArray[np.bool_]:
+        """Closed before the end of the ``kind`` period (rated satisfied, rejected, merged, 未评价)."""
+        closed: NDArray[np.bool_] = (self.flags >> (CLOSED + PERIODS.index(kind))) & 1 == 1
+        return closed
 
     def outcome(self, kind: str) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
         """(resolved, resolved on time, open overdue, replied) at the end of the ``kind`` period."""
@@ -411,6 +418,7 @@ def _flags(times: dict[str, IntArray], created: IntArray, days: Sequence[date], 
         flags |= resolved.astype(np.int64) << (RESOLVED + k)
         flags |= (open_at_end & (due < end[:, k])).astype(np.int64) << (OVERDUE + k)
         flags |= ((replied_at != NO_TIME) & (replied_at < end[:, k])).astype(np.int64) << (REPLIED + k)
+        flags |= ((closed_at != NO_TIME) & (closed_at < end[:, k])).astype(np.int64) << (CLOSED + k)
     return flags
 
 

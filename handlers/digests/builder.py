@@ -172,10 +172,13 @@ class DigestBuilder:
         # Each case's state at this period's end was worked out when its day was packed.
         resolved, on_time, open_overdue, _ = facts.outcome(kind)
         rating = facts.codes["rating"]
-        # Only cases resolved by the period's end count as rated (issue 15): a rating given later
-        # must not make 满意率 rest on more cases than were closed, and 参评率 stays at most 100 %.
-        rated = (rating >= 0) & resolved
-        satisfied = np.isin(rating, [facts.code_of("rating", r) for r in _SATISFIED]) & resolved
+        # Only ratings given by the period's end count (issue 15): a rating given later must not make
+        # 满意率 rest on more cases than were closed, and 参评率 stays at most 100 %. A satisfied
+        # rating closes the case, so it was given by the end if the case was closed by then; an
+        # unsatisfied one reopens it, and counts while the case stands resolved at the end.
+        pleased = np.isin(rating, [facts.code_of("rating", r) for r in _SATISFIED])
+        satisfied = pleased & resolved & facts.closed(kind)
+        rated = satisfied | ((rating >= 0) & ~pleased & resolved)
         # cases, closed, on time, open overdue, satisfied, rated: per grid and per officer
         outcome = np.stack([np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rated])
         grid_code, grid_label = self._grid_codes(session, scope, facts)

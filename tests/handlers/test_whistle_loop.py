@@ -444,13 +444,15 @@ def test_digest_counts_ratings_only_of_cases_closed_in_the_period_and_reports_th
     case(17, 19, 26, None)  # 未评价
     # Resolved and rated after the period ended: not a closed case of this period, not a rating of it.
     case(18, 24, 24, "unsatisfied")
+    # Resolved in the period, rated satisfied (which closes it) only after the period ended.
+    case(19, 21, 25, "satisfied")
     builder = DigestBuilder(taxonomy=world.core.taxonomy, zone=SHANGHAI)
     with db.session() as session:
         gh = next(s for s in scopes(session) if s.code == "GH")
         figures = builder.figures(session, gh, week)
     overall = figures.overall
-    assert (overall.closed, overall.rated, overall.satisfied) == (2, 1, 1)
-    assert "参评率 50.0%" in "\n".join(builder.sections(figures))
+    assert (overall.closed, overall.rated, overall.satisfied) == (3, 1, 1)
+    assert "参评率 33.3%" in "\n".join(builder.sections(figures))
 
 
 # ------------------------------------------------------------------------------------------ digests

@@ -187,6 +187,8 @@ def insert_case(
 
     from storage.models import Case, ChatIdentity, Community, Grid, Household, Officer, Post
 
+    if status == "closed" and closed_at is None:
+        closed_at = resolved_at  # a closed case has its closing time (a satisfied rating sets it)
     with db.transaction() as session:
         grid_row = session.exec(select(Grid).where(Grid.code == grid)).one() if grid else None
         community_row = session.exec(select(Community).where(Community.code == community)).one() if community else None
