@@ -18,6 +18,9 @@ from rich.table import Table
 from bot import cli_admin
 from bot.cli_model import model_app
 from bot.cli_units import units_app
+
+
+from bot.cli_ops import deadletters_app, file_held_posts
 from bot.dbcheck import OneLineErrors
 from bot.settings import Settings
 from bot.wechat.cli import wecom_app
@@ -46,6 +49,9 @@ app.add_typer(wecom_app, name="wecom")
 # Issue 13: households import/list, street set, officers/groups list, cases list/show.
 cli_admin.register(app=app, households=households_app, officers=officers_app, groups=groups_app, cases=cases_app)
 app.add_typer(units_app, name="units")
+
+
+app.add_typer(deadletters_app, name="deadletters")  # issue 16
 
 err = Console(stderr=True)
 DbOption = Annotated[
@@ -164,6 +170,10 @@ def groups_link(
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     err.print(f"linked {platform} chat {chat_id} to community {community}")
+    # Issue 16: posts made while the group was unlinked were kept; file them now.
+    codes = file_held_posts(db, platform=platform, chat_id=chat_id)
+    if codes:
+        err.print(f"filed {len(codes)} posts made before the link: {', '.join(codes)}")
 
 
 @cases_app.command("export")

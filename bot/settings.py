@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     digest_month_cron: str = DEFAULT_CRONS["month"]
     digest_quarter_cron: str = DEFAULT_CRONS["quarter"]
     overdue_cron: str = DEFAULT_CRONS["overdue"]
+    #: The admin's daily notice of grids with nobody reachable and of failed messages (issue 16).
+    ops_notice_cron: str = DEFAULT_CRONS["ops_notice"]
     #: Packs each day's cases for the digests ahead of the 08:00 runs ("" = let digests pack on demand).
     pack_days_cron: str = "30 3 * * *"
     #: Escalate to the grid chief / community leader after this fraction of the allowance past due.
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
             VISITS: self.visits_cron,
             SURVEYS: self.surveys_cron,
             SURVEY_REMINDERS: self.survey_reminders_cron,
+            "ops_notice": self.ops_notice_cron,
         }
         return ScheduleSettings(
             zone=ZoneInfo(self.timezone),

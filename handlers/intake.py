@@ -5,6 +5,7 @@ it, uses a trigger, or that triage judges to be a matter), or an officer's ``/fi
 group message. Both become one ``PostDraft`` and take the same path.
 """
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -12,12 +13,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from analysis.analyzer import Analysis, clean_text
+from analysis.analyzer import Analysis, clean_text, strip_controls
 from analysis.taxonomy import Taxonomy
 from handlers import catalogue, duplicates, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
+from handlers.edits import apply_edit
 from handlers.messages import (
     CONFIRM_PREFIX,
     Attachment,
@@ -27,8 +29,12 @@ from handlers.messages import (
     OutgoingMessage,
     QuotedMessage,
 )
+from storage import operations as ops
 from storage import repositories as repo
 from storage.models import ChatIdentity, Household, Officer
+
+#: An unlinked group is asked to be linked at most this often (its posts are kept meanwhile).
+HOLD_PROMPT_GAP = timedelta(hours=1)
 
 _HAS_WORDS = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -97,6 +103,24 @@ class Intake:
 
     def handle_post(self, msg: IncomingMessage, text: str) -> HandlerResult:
         """A message that is not a command: refuse it politely, let chatter pass, or file it."""
+        prepared = self._prepare(msg, text)
+        if isinstance(prepared, HandlerResult):
+            return prepared
+        body, analysis = prepared
+        now = self.services.clock.now()
+        with self.services.db.transaction() as session:
+            if not claim(session, msg, now):
+                return HandlerResult(duplicate=True)
+            if (
+                msg.is_group
+                and repo.group_for_chat(session=session, platform=msg.platform, chat_id=msg.chat_id) is None
+            ):
+                return self._hold(session, msg, now)
+            filed = self._file_message(session, msg, text, body, analysis, now)
+        return HandlerResult(messages=filed.messages, case_codes=[filed.code])
+
+    def _prepare(self, msg: IncomingMessage, text: str) -> tuple[str, Analysis] | HandlerResult:
+        """The post's body and analysis, or what to answer instead (a refusal, or nothing for chatter)."""
         body = self._strip_addressing(text)
         if not body:
             body = clean_text(" ".join(a.caption for a in msg.attachments if a.caption))
@@ -107,14 +131,75 @@ class Intake:
         analysis = self.services.analyzer.analyze(body)
         if not explicit and analysis.matter_confidence < self.settings.triage_threshold:
             return HandlerResult()  # group chatter: not ours to file
+        return body, analysis
+
+    def _file_message(
+        self, session: Session, msg: IncomingMessage, text: str, body: str, analysis: Analysis, now: datetime
+    ) -> Filed:
+        draft = PostDraft.from_message(msg, msg.text if len(body) == len(text) else body)
+        filed = self.file(session, draft, analysis, now=now)
+        queue(session, filed.messages, now)
+        return filed
+
+    # ------------------------------------------------------------------ unlinked groups (issue 16)
+
+    def _hold(self, session: Session, msg: IncomingMessage, now: datetime) -> HandlerResult:
+        """Keep a post of a group no community owns yet; ask (at most hourly) for the group to be linked.
+
+        Nothing is promised: no code and no reply time until the group is linked and the post filed.
+        """
+        recent = ops.held_since(
+            session=session, platform=msg.platform, chat_id=msg.chat_id, since=now - HOLD_PROMPT_GAP
+        )
+        ops.hold_post(
+            session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id,
+            payload=msg.to_json(), at=now,
+        )  # fmt: skip
+        if recent:
+            return HandlerResult()
+        prompt = catalogue.HELD_UNLINKED.format(platform=msg.platform, chat_id=msg.chat_id)
+        messages = [
+            OutgoingMessage(msg.platform, msg.chat_id, prompt, kind="notice", reply_to_message_id=msg.message_id)
+        ]
+        queue(session, messages, now)
+        return HandlerResult(messages=messages)
+
+    def file_held(self, platform: str, chat_id: str) -> list[str]:
+        """File the posts held for a group that has just been linked; returns the new case codes."""
+        codes: list[str] = []
         now = self.services.clock.now()
         with self.services.db.transaction() as session:
-            if not claim(session, msg, now):
-                return HandlerResult(duplicate=True)
-            draft = PostDraft.from_message(msg, msg.text if len(body) == len(text) else body)
-            filed = self.file(session, draft, analysis, now=now)
-            queue(session, filed.messages, now)
-        return HandlerResult(messages=filed.messages, case_codes=[filed.code])
+            if repo.group_for_chat(session=session, platform=platform, chat_id=chat_id) is None:
+                return codes
+            for held in ops.waiting_held_posts(session=session, platform=platform, chat_id=chat_id):
+                msg = IncomingMessage.from_json(held.payload)
+                text = strip_controls(msg.text)
+                body = self._strip_addressing(text) or clean_text(
+                    " ".join(a.caption for a in msg.attachments if a.caption)
+                )
+                filed = self._file_message(session, msg, text, body, self.services.analyzer.analyze(body), now)
+                ops.mark_held_filed(session=session, held_id=held.id or 0, at=now)
+                codes.append(filed.code)
+        return codes
+
+    # ------------------------------------------------------------------ edited posts (issue 16)
+
+    def handle_edit(self, msg: IncomingMessage, text: str) -> HandlerResult:
+        """The resident edited a message: an open case takes the new text (with an event), a finished
+        case records it as a follow-up; a message never filed is read as a new post."""
+        now = self.services.clock.now()
+        with self.services.db.transaction() as session:
+            case = repo.case_of_post(
+                session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id
+            )
+            if case is not None:
+                if not claim(session, dataclasses.replace(msg, message_id=f"{msg.message_id}#edit{msg.edit_id}"), now):
+                    return HandlerResult(duplicate=True)
+                body = self._strip_addressing(text)
+                if not body or self._refusal(msg, body) is not None:
+                    return HandlerResult()  # an edit that empties the post leaves the case as it was
+                return HandlerResult(messages=apply_edit(session, msg, case, body, now), case_codes=[case.code or ""])
+        return self.handle_post(msg, text)
 
     def _strip_addressing(self, text: str) -> str:
         for trigger in self.settings.triggers:

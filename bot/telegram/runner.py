@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits
 from bot.telegram.adapter import DEFAULT_API_URL, TelegramAdapter
 from bot.telegram.bridge import Bridge
@@ -95,13 +96,16 @@ async def serve_telegram(
         if me.username and me.username.lower() != app.core.settings.bot_username.lower():
             # Mentions and "/cmd@name" must be read against the bot's real name.
             app.core.settings = dataclasses.replace(app.core.settings, bot_username=me.username)
+        dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
         bridge = Bridge(
-            core=app.core, db=app.db, bot=me, actions=adapter, executor=executor, on_queued=delivery.wakeup.set
-        )
+            core=app.core, db=app.db, bot=me, actions=adapter, executor=executor, on_queued=delivery.wakeup.set,
+            handle=dead_letters.guard(),
+        )  # fmt: skip
         adapter.attach(bridge)
         log.info("telegram bot @%s (%s) started", me.username, options.framework)
         tasks.append(asyncio.create_task(delivery.run(stop), name="delivery"))
         tasks.append(asyncio.create_task(_register_menus(bridge), name="menus"))
+        tasks.append(asyncio.create_task(dead_letters.run(stop, on_handled=delivery.wakeup.set), name="dead-letters"))
 
         # ---- Scheduler (issue 5, schedules/): digests, overdue alerts, surveys ------------------
         # Started here, beside intake and delivery, so its messages go out through the same outbox.

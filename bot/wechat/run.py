@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
@@ -241,12 +242,15 @@ async def serve_wechat(
     start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
+    dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
     service = WeChatService(
-        handle=app.core.handle, apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options
+        handle=dead_letters.guard(), apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options
     )
     scheduler: Any = None
+    retries: asyncio.Task[None] | None = None
     try:
         await service.start()
+        retries = asyncio.create_task(dead_letters.run(stop, on_handled=service.wake_delivery))
         # Digests and alerts go out through the same outbox and delivery as replies.
         if start_scheduler is not None:
             scheduler = start_scheduler(app, service.wake_delivery)
@@ -254,6 +258,8 @@ async def serve_wechat(
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if retries is not None:
+            retries.cancel()
         await service.close()
 
 
