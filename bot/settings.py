@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     wechat_appid: str = ""
     wechat_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
+    #: Issue 16: accept unencrypted WeChat messages only when switched on (see README, WeChat: plain mode).
+    wechat_plain_mode: bool = False
     wecom_webhook_url: SecretStr | None = None
     wecom_robots: dict[str, SecretStr] = Field(default_factory=dict)
     # 吹哨报到 (issue 15): per unit kind, [sign-in hours, completion hours], as JSON, e.g.

@@ -86,6 +86,11 @@ def wechat_options(settings: Settings, *, listen: tuple[str, int], api_url: str 
     if missing:
         raise WeChatConfigError(f"set {', '.join(missing)} (from the Official Account's 基本配置 page)")
     aes_key = _secret(settings.wechat_aes_key) or None
+    if aes_key is None and not settings.wechat_plain_mode:
+        raise WeChatConfigError(
+            "set MINQING_WECHAT_AES_KEY (safe mode), or MINQING_WECHAT_PLAIN_MODE=true to accept unencrypted"
+            " messages: in plain mode a captured request can be replayed with another body (see README)"
+        )
     if aes_key is not None:
         try:
             MessageCrypto(token=token, aes_key=aes_key, appid=settings.wechat_appid)
