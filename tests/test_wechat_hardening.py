@@ -8,7 +8,7 @@ from bot.wechat.run import WeChatConfigError, wechat_options
 from bot.wechat.wire import WireError, parse_xml
 from storage.db import Database
 from storage.models import Case, InboundMessage
-from tests.test_wechat import RESIDENT, StartStack, Stack, stack_factory  # noqa: F401  (the fixture)
+from tests.test_wechat import RESIDENT, Stack, StartStack, stack_factory  # noqa: F401  (the fixture)
 
 
 def count(db: Database, model: type) -> int:
