@@ -281,10 +281,10 @@ def run(
         options = telegram_options(
             settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url, listen=listen
         )
+        run_telegram(settings, options)
     except RunError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    run_telegram(settings, options)
 
 
 @app.command("digest")

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None
     #: Issue 16: accept unencrypted WeChat messages only when switched on (see README, WeChat: plain mode).
     wechat_plain_mode: bool = False
+    # Issue 16: several processes share Telegram's rate windows through Redis (else the database).
+    redis_url: str | None = None
+    redis_prefix: str = "minqing"
+    #: `--log-format json` (or MINQING_LOG_FORMAT=json): one JSON object per log line on stderr.
+    log_format: str = "text"
     wecom_webhook_url: SecretStr | None = None
     wecom_robots: dict[str, SecretStr] = Field(default_factory=dict)
     # 吹哨报到 (issue 15): per unit kind, [sign-in hours, completion hours], as JSON, e.g.

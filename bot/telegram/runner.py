@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits
+from bot.ratelimit import RedisGate, gate_for
 from bot.telegram.adapter import DEFAULT_API_URL, TelegramAdapter
 from bot.telegram.bridge import Bridge
 from bot.telegram.translate import PLATFORM, chat_key
@@ -86,8 +87,11 @@ async def serve_telegram(
     """Run until ``stop`` is set."""
     adapter = make_adapter(options.framework, token=options.token, api_url=options.api_url)
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="minqing-core")
+    gate = gate_for(
+        app.db, SystemClock(), redis_url=app.settings.redis_url, prefix=app.settings.redis_prefix
+    )  # shared by every process on this database (issue 16)
     delivery = Delivery(
-        db=app.db, senders={PLATFORM: adapter}, clock=delivery_clock or SystemClock(), limits=options.limits
+        db=app.db, senders={PLATFORM: adapter}, clock=delivery_clock or SystemClock(), limits=options.limits, gate=gate
     )
     scheduler: Any = None
     tasks: list[asyncio.Task[None]] = []
@@ -123,6 +127,8 @@ async def serve_telegram(
             scheduler.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
         await adapter.close()
+        if isinstance(gate, RedisGate):
+            await gate.close()
         executor.shutdown(wait=True)
 
 

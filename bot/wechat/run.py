@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
+from bot.ratelimit import RateGate, gate_for
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.customer_service import DEFAULT_API_URL, AccessTokens, CustomerServiceSender
@@ -136,8 +137,10 @@ class WeChatService:
         clock: Clock,
         options: WeChatOptions,
         delivery_clock: Clock | None = None,
+        gate: RateGate | None = None,
     ) -> None:
         self.options = options
+        self.gate = gate
         self.apologise = apologise
         self.db = db
         self.clock = clock
@@ -188,7 +191,9 @@ class WeChatService:
                 per_minute=self.options.robot_per_minute,
                 span=self.options.robot_span,
             )
-        self.delivery = Delivery(db=self.db, senders=senders, clock=self.delivery_clock, limits=self.options.limits)
+        self.delivery = Delivery(
+            db=self.db, senders=senders, clock=self.delivery_clock, limits=self.options.limits, gate=self.gate
+        )
         self._tasks = [
             asyncio.create_task(self.delivery.run(self.stop), name="wechat-delivery"),
             asyncio.create_task(self.marker.run(self.stop), name="wechat-passive-marker"),
@@ -248,9 +253,11 @@ async def serve_wechat(
 ) -> None:
     """Run until ``stop`` is set."""
     dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
+    gate = gate_for(app.db, SystemClock(), redis_url=app.settings.redis_url, prefix=app.settings.redis_prefix)
     service = WeChatService(
-        handle=dead_letters.guard(), apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options
-    )
+        handle=dead_letters.guard(), apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options,
+        gate=gate,
+    )  # fmt: skip
     scheduler: Any = None
     retries: asyncio.Task[None] | None = None
     try:
