@@ -140,15 +140,17 @@ class Delivery:
         released: list[_Outcome] = []
         for row in rows:
             overall, chat = self._windows(row.platform, row.chat_id)
+            # A slot first, then the window: a send counted must start at once, not after a queue.
+            await self._in_flight.acquire()
             verdict = await self.gate.acquire(overall, chat)
             while verdict.chat <= 0 < verdict.overall:
                 await asyncio.sleep(verdict.overall)  # the whole platform is at its limit: wait, then go
                 verdict = await self.gate.acquire(overall, chat)
             if not verdict.go:
+                self._in_flight.release()
                 self._note_due(verdict.chat)
                 released.append(_Outcome(row.id or 0, row.attempts, released=True))
                 continue
-            await self._in_flight.acquire()
             sends.append(asyncio.create_task(self._deliver(row)))
         outcomes = [*await asyncio.gather(*sends), *released]
         if outcomes:

@@ -63,6 +63,8 @@ class TelegramTuning(BaseSettings):
     workers: int = 4
     poll_limit: int = 100
     webhook_secret: str | None = None
+    #: How long a process's claim on an outbox row lasts; after a crash its rows wait this long (issue 16).
+    lease_seconds: float = 30.0
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -102,6 +104,7 @@ def telegram_options(
             per_second=tuning.per_second,
             per_group_per_minute=tuning.per_group_per_minute,
             per_private_per_second=tuning.per_private_per_second,
+            lease_seconds=tuning.lease_seconds,
         ),
     )
 
