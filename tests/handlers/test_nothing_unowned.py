@@ -12,7 +12,7 @@ from handlers.ops_notice import operations_notice
 from handlers.service import CoreSettings, Minqing
 from storage.db import Database
 from storage.models import Case, ChatIdentity, HeldPost, Officer
-from tests.factories import World, build_world
+from tests.support.factories import World, build_world
 
 UNLINKED = "-100999"
 
@@ -145,7 +145,7 @@ def test_cases_wait_for_someone_when_nobody_at_all_can_be_reached(
     db = Database.from_url(sqlite_url)
     core = Minqing(db=db, analyzer=analyzer, clock=clock, settings=CoreSettings())
     admin = Admin(db)
-    from tests.factories import households
+    from tests.support.factories import households
 
     admin.import_households(households(), now=clock.now())
     admin.add_officer(name="未报到", role="grid_officer", scope="GH-01", now=clock.now())

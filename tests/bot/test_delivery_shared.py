@@ -62,7 +62,7 @@ async def test_three_senders_send_every_row_once_and_each_chat_in_order(pg: Data
     log: list[tuple[str, str, str]] = []
     senders = [
         Delivery(db=pg, senders={"telegram": Recorder(f"p{i}", log, delay=0.002)}, clock=clock, limits=LIFTED,
-                 owner=f"p{i}")
+                 owner=f"p{i}", batch=5)
         for i in range(3)
     ]  # fmt: skip
 

@@ -24,8 +24,8 @@ from handlers.service import CoreSettings, Minqing
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Case, Outbox, Post
-from tests.factories import GROUP_GH, GROUP_WT, build_telegram_world
 from tests.fakes.telegram_api import SECRET_HEADER, FakeTelegram
+from tests.support.factories import GROUP_GH, GROUP_WT, build_telegram_world
 
 REPO = Path(__file__).resolve().parent.parent
 PROCESSES = 3

@@ -19,7 +19,7 @@ from handlers.service import CoreSettings, Minqing
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import ChatIdentity, DeadLetter, Post
-from tests.factories import World, build_world, message
+from tests.support.factories import World, build_world, message
 
 
 @pytest.fixture
