@@ -2,7 +2,6 @@
 
 import csv
 import json
-import logging
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -85,12 +84,19 @@ def _print_json(payload: Any) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text or json (one JSON object per line; MINQING_LOG_FORMAT).")
+    ] = None,
+) -> None:
+    from bot.health import configure_logging
+
+    chosen = (log_format or Settings().log_format).lower()
+    if chosen not in ("text", "json"):
+        err.print(f"[red]--log-format must be text or json, not {chosen}[/red]")
+        raise typer.Exit(2)
+    configure_logging(verbose=verbose, log_format=chosen)
 
 
 @db_app.command("upgrade")
@@ -241,6 +247,9 @@ def run(
         str | None, typer.Option("--webhook-url", help="Public HTTPS URL for webhook mode (default: polling).")
     ] = None,
     listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT the webhook server binds.")] = None,
+    health: Annotated[
+        str | None, typer.Option("--health", help="HOST:PORT for /healthz, /readyz, /metrics in polling mode.")
+    ] = None,
     wechat_api_url: Annotated[
         str | None, typer.Option("--wechat-api-url", help="WeChat API base (default https://api.weixin.qq.com).")
     ] = None,
@@ -279,8 +288,9 @@ def run(
     settings = _settings(db)
     try:
         options = telegram_options(
-            settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url, listen=listen
-        )
+            settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url,
+            listen=listen, health=health,
+        )  # fmt: skip
         run_telegram(settings, options)
     except RunError as error:
         err.print(f"[red]{error}[/red]")

@@ -13,10 +13,12 @@ message that was in fact handled from being handled twice.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import metrics
 from handlers.clock import Clock
 from handlers.errors import UserFacingError
 from handlers.messages import HandlerResult, IncomingMessage
@@ -61,13 +63,23 @@ class DeadLetters:
         inner = handle or self.handle
 
         def guarded(msg: IncomingMessage) -> HandlerResult:
+            started = time.perf_counter()
             try:
-                return inner(msg)
+                result = inner(msg)
             except UserFacingError:
+                metrics.UPDATES.labels(msg.platform, "refused").inc()
                 raise
             except Exception as error:  # whatever the core failed on is kept, then reported as before
+                metrics.UPDATES.labels(msg.platform, "failed").inc()
                 self.keep(msg, error)
                 raise
+            finally:
+                metrics.HANDLE_SECONDS.labels(msg.platform).observe(time.perf_counter() - started)
+            outcome = "duplicate" if result.duplicate else ("refused" if result.refused else "ok")
+            metrics.UPDATES.labels(msg.platform, outcome).inc()
+            if not result.duplicate and not result.refused and not msg.edit_id:
+                metrics.CASES.labels(msg.platform).inc(len(result.case_codes))
+            return result
 
         return guarded
 

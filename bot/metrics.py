@@ -7,7 +7,7 @@ and age, dead letters) are read when Prometheus scrapes, by ``DatabaseCollector`
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -24,8 +24,7 @@ HANDLE_SECONDS = Histogram(
     "minqing_handle_seconds", "Time the core took for one update", ["platform"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )  # fmt: skip
-LEADER = Gauge("minqing_scheduler_leader", "1 while this process leads the scheduler")
-JOB_RUNS = Counter("minqing_job_runs_total", "Scheduled job runs, by job and outcome", ["job", "outcome"])
+# Scheduler leadership and job runs are counted in schedules/metrics.py (the same registry).
 
 
 class DatabaseCollector(Collector):

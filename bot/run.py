@@ -82,6 +82,7 @@ def telegram_options(
     api_url: str | None,
     webhook_url: str | None,
     listen: str | None,
+    health: str | None = None,
 ) -> TelegramOptions:
     if framework not in FRAMEWORKS:
         raise RunError(f"--framework must be one of {', '.join(FRAMEWORKS)}")
@@ -98,6 +99,7 @@ def telegram_options(
         webhook_url=webhook_url,
         listen=parse_listen(listen) if listen else ("0.0.0.0", 8080),
         webhook_secret=tuning.webhook_secret,
+        health_listen=parse_listen(health) if health else None,
         poll_limit=tuning.poll_limit,
         workers=tuning.workers,
         limits=RateLimits(

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits
+from bot.health import Health, serve_health
 from bot.ratelimit import RedisGate, gate_for
 from bot.telegram.adapter import DEFAULT_API_URL, TelegramAdapter
 from bot.telegram.bridge import Bridge
@@ -56,6 +57,8 @@ class TelegramOptions:
     #: Threads running the synchronous core; SQLite writes serialise anyway, PostgreSQL can use more.
     workers: int = 4
     limits: RateLimits = field(default_factory=RateLimits)
+    #: Where /healthz, /readyz and /metrics are served in polling mode (webhook mode uses its own port).
+    health_listen: tuple[str, int] | None = None
 
 
 def make_adapter(framework: str, *, token: str, api_url: str) -> TelegramAdapter[Any]:
@@ -95,6 +98,8 @@ async def serve_telegram(
     )
     scheduler: Any = None
     tasks: list[asyncio.Task[None]] = []
+    health = Health(app.db, model_loaded=lambda: app.core.analyzer.classifier is not None)
+    health_runner: web.AppRunner | None = None
     try:
         me = await adapter.start()
         if me.username and me.username.lower() != app.core.settings.bot_username.lower():
@@ -118,11 +123,16 @@ async def serve_telegram(
         # -----------------------------------------------------------------------------------------
 
         if options.webhook_url:
-            await run_webhook(adapter, options, stop)
+            await run_webhook(adapter, options, stop, health=health)
         else:
+            if options.health_listen is not None:
+                health_runner = await serve_health(health, *options.health_listen)
             await run_polling(adapter, options, stop)
     finally:
         stop.set()
+        if health_runner is not None:
+            await health_runner.cleanup()
+        health.close()
         if scheduler is not None:
             scheduler.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -188,13 +198,17 @@ async def run_polling(adapter: TelegramAdapter[Any], options: TelegramOptions, s
             log.info("final offset confirmation failed: %r", error)
 
 
-async def run_webhook(adapter: TelegramAdapter[Any], options: TelegramOptions, stop: asyncio.Event) -> None:
-    """Serve the webhook on ``options.listen`` until ``stop``."""
+async def run_webhook(
+    adapter: TelegramAdapter[Any], options: TelegramOptions, stop: asyncio.Event, *, health: Health | None = None
+) -> None:
+    """Serve the webhook (and the health endpoints) on ``options.listen`` until ``stop``."""
     assert options.webhook_url is not None
     secret = options.webhook_secret or webhook_secret_for(options.token)
     path = urlsplit(options.webhook_url).path or "/"
     server = web.Application()
     server.router.add_post(path, WebhookEndpoint(adapter, secret).handle)
+    if health is not None:
+        health.routes(server)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     host, port = options.listen

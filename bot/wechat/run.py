@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
+from bot.health import Health
 from bot.ratelimit import RateGate, gate_for
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
@@ -138,9 +139,11 @@ class WeChatService:
         options: WeChatOptions,
         delivery_clock: Clock | None = None,
         gate: RateGate | None = None,
+        health: Health | None = None,
     ) -> None:
         self.options = options
         self.gate = gate
+        self.health = health
         self.apologise = apologise
         self.db = db
         self.clock = clock
@@ -171,6 +174,8 @@ class WeChatService:
     def web_app(self) -> web.Application:
         server = web.Application(client_max_size=self.options.max_body_bytes)
         self.endpoint.routes(server)
+        if self.health is not None:
+            self.health.routes(server)  # /healthz, /readyz, /metrics beside /wechat (issue 16)
         return server
 
     async def start(self) -> int:

@@ -95,12 +95,13 @@ async def deliver(
     raise AssertionError("unreachable")
 
 
-async def wait_until_serving(http: aiohttp.ClientSession, port: int, within: float = 90) -> None:
+async def wait_until_serving(http: aiohttp.ClientSession, port: int, within: float = 110) -> None:
+    """Until the process says it is ready (/readyz: database reachable, migrations current, model loaded)."""
     async with asyncio.timeout(within):
         while True:
             try:
-                async with http.post(f"http://127.0.0.1:{port}/tg", json={}, headers={SECRET_HEADER: "wrong"}) as r:
-                    if r.status == 401:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    if r.status == 200:
                         return
             except aiohttp.ClientError:
                 pass
