@@ -11,7 +11,7 @@ counts it in the same atomic step, so N processes together keep the limits.
 - ``DatabaseGate``: the same windows as rows of ``SendMark`` under a PostgreSQL advisory lock,
   for a PostgreSQL deployment without Redis (a few statements per send; fine at Telegram's rates).
 
-Windows are counted from when a send starts, with a margin on top of each span (5 %, at least 100 ms): a request
+Windows are counted from when a send starts, with a margin on top of each span (5 %, at least 250 ms): a request
 started just inside a window can reach Telegram just outside it, and another process's request
 can overtake it on the way.
 """
@@ -61,8 +61,12 @@ class RateGate(Protocol):
 
 
 def with_margin(window: Window) -> Window:
-    """The span plus 5 % (at least 100 ms): the margin for requests that overtake each other on the way."""
-    return Window(window.key, window.limit, window.span + max(0.1, window.span * 0.05))
+    """The span plus 5 % (at least 250 ms): the margin for requests that overtake each other on the way.
+
+    A process whose core threads keep the GIL busy can hold a counted request back a few hundred ms
+    before it leaves, while another process's request goes at once; Telegram counts arrivals.
+    """
+    return Window(window.key, window.limit, window.span + max(0.25, window.span * 0.05))
 
 
 # ---------------------------------------------------------------------------------------- in memory

@@ -27,7 +27,7 @@ from storage.models import Case, Outbox, Post
 from tests.fakes.telegram_api import SECRET_HEADER, FakeTelegram
 from tests.support.factories import GROUP_GH, GROUP_WT, build_telegram_world
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROCESSES = 3
 PRIVATE_POSTS = 270
 GROUP_POSTS = 15  # per group: within the 20-a-minute group limit, so every group ack can go at once
