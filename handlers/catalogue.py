@@ -914,3 +914,11 @@ UNREACHABLE_GRIDS = (
     "新诉求会转交网格长、社区负责人或街道：{grids}。请尽快为这些网格安排人员。"
 )
 DEAD_LETTERS_WAITING = "运维提醒：有 {count} 条消息处理失败，系统正在自动重试；可运行 minqing deadletters list 查看。"
+
+
+def ack_unowned(code: str, category_name: str, *, critical: bool) -> str:
+    """The acknowledgement when nobody can be reached to take the case yet: no reply time is promised."""
+    text = f"已收到 {code} · {category_name} · 我们正在为您安排负责的工作人员，安排好后会尽快回复您。"
+    if critical:
+        text += "\n如有人身危险，请立即拨打 110 / 119 / 120！"
+    return text

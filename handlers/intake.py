@@ -363,6 +363,8 @@ class Intake:
         promise = catalogue.duration(timedelta(minutes=urgency.first_reply_minutes), working=urgency.working_time)
         acknowledge = catalogue.ack if route.household else catalogue.ack_unbound
         ack = acknowledge(code, category.name, promise, critical=critical)
+        if route.assignee is None:  # nobody reachable yet: promise no reply time (issue 16)
+            ack = catalogue.ack_unowned(code, category.name, critical=critical)
         messages = [
             OutgoingMessage(draft.platform, draft.chat_id, ack, kind="ack", reply_to_message_id=draft.message_id)
         ]
