@@ -115,4 +115,5 @@ def configure_logging(*, verbose: bool, log_format: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+    # Not forced: whoever configured logging first (a test harness, an embedding program) keeps it.
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
