@@ -118,9 +118,13 @@ class Delivery:
         """Lease the head of every chat's queue that may be sent now, oldest first."""
         now = self.clock.now()
         lease = timedelta(seconds=self.limits.lease_seconds)
+        # No more than a second's worth of sends per pass: a pass settles its rows together at the end,
+        # so it must finish well inside the lease, or another process would take its rows over and send
+        # them again; and a process killed mid-pass leaves at most that many sent but unmarked.
+        limit = max(1, min(self.batch, self.limits.per_second))
         with self.db.transaction() as session:
             rows = outbox.claim_heads(
-                session=session, platforms=list(self.senders), now=now, lease=lease, owner=self.owner, limit=self.batch
+                session=session, platforms=list(self.senders), now=now, lease=lease, owner=self.owner, limit=limit
             )
             due = outbox.next_due(session=session, platforms=list(self.senders), now=now)
         self._note_due((due - now).total_seconds() if due is not None else None)
