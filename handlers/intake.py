@@ -20,6 +20,7 @@ from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
 from handlers.edits import apply_edit
+from handlers.held import hold_post
 from handlers.messages import (
     CONFIRM_PREFIX,
     Attachment,
@@ -29,12 +30,8 @@ from handlers.messages import (
     OutgoingMessage,
     QuotedMessage,
 )
-from storage import operations as ops
 from storage import repositories as repo
 from storage.models import ChatIdentity, Household, Officer
-
-#: An unlinked group is asked to be linked at most this often (its posts are kept meanwhile).
-HOLD_PROMPT_GAP = timedelta(hours=1)
 
 _HAS_WORDS = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -115,7 +112,7 @@ class Intake:
                 msg.is_group
                 and repo.group_for_chat(session=session, platform=msg.platform, chat_id=msg.chat_id) is None
             ):
-                return self._hold(session, msg, now)
+                return hold_post(session, msg, now)
             filed = self._file_message(session, msg, text, body, analysis, now)
         return HandlerResult(messages=filed.messages, case_codes=[filed.code])
 
@@ -141,46 +138,11 @@ class Intake:
         queue(session, filed.messages, now)
         return filed
 
-    # ------------------------------------------------------------------ unlinked groups (issue 16)
-
-    def _hold(self, session: Session, msg: IncomingMessage, now: datetime) -> HandlerResult:
-        """Keep a post of a group no community owns yet; ask (at most hourly) for the group to be linked.
-
-        Nothing is promised: no code and no reply time until the group is linked and the post filed.
-        """
-        recent = ops.held_since(
-            session=session, platform=msg.platform, chat_id=msg.chat_id, since=now - HOLD_PROMPT_GAP
-        )
-        ops.hold_post(
-            session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id,
-            payload=msg.to_json(), at=now,
-        )  # fmt: skip
-        if recent:
-            return HandlerResult()
-        prompt = catalogue.HELD_UNLINKED.format(platform=msg.platform, chat_id=msg.chat_id)
-        messages = [
-            OutgoingMessage(msg.platform, msg.chat_id, prompt, kind="notice", reply_to_message_id=msg.message_id)
-        ]
-        queue(session, messages, now)
-        return HandlerResult(messages=messages)
-
-    def file_held(self, platform: str, chat_id: str) -> list[str]:
-        """File the posts held for a group that has just been linked; returns the new case codes."""
-        codes: list[str] = []
-        now = self.services.clock.now()
-        with self.services.db.transaction() as session:
-            if repo.group_for_chat(session=session, platform=platform, chat_id=chat_id) is None:
-                return codes
-            for held in ops.waiting_held_posts(session=session, platform=platform, chat_id=chat_id):
-                msg = IncomingMessage.from_json(held.payload)
-                text = strip_controls(msg.text)
-                body = self._strip_addressing(text) or clean_text(
-                    " ".join(a.caption for a in msg.attachments if a.caption)
-                )
-                filed = self._file_message(session, msg, text, body, self.services.analyzer.analyze(body), now)
-                ops.mark_held_filed(session=session, held_id=held.id or 0, at=now)
-                codes.append(filed.code)
-        return codes
+    def file_kept(self, session: Session, msg: IncomingMessage, now: datetime) -> Filed:
+        """File a post that was kept (a group linked after it was posted) as if it had just come."""
+        text = strip_controls(msg.text)
+        body = self._strip_addressing(text) or clean_text(" ".join(a.caption for a in msg.attachments if a.caption))
+        return self._file_message(session, msg, text, body, self.services.analyzer.analyze(body), now)
 
     # ------------------------------------------------------------------ edited posts (issue 16)
 

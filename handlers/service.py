@@ -33,6 +33,7 @@ from handlers.context import (
 )
 from handlers.digests import Digests
 from handlers.errors import BadInput, PermissionDenied, UserFacingError
+from handlers.held import file_held
 from handlers.intake import Intake
 from handlers.messages import CONFIRM_PREFIX, CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
 from handlers.storable import storable_message, storable_query
@@ -203,7 +204,7 @@ class Minqing:
 
     def file_held_posts(self, *, platform: str, chat_id: str) -> list[str]:
         """File what was posted in a group before it was linked (call after linking it); the new codes."""
-        return self.intake.file_held(platform, chat_id)
+        return file_held(self.intake, platform, chat_id)
 
     def apologise(self, platform: str, chat_id: str, reply_to_message_id: str | None) -> None:
         """Queue the safe apology for a message the core failed on after the platform was answered."""
