@@ -16,10 +16,8 @@ from rich.table import Table
 
 from bot import cli_admin
 from bot.cli_model import model_app
-from bot.cli_units import units_app
-
-
 from bot.cli_ops import deadletters_app, file_held_posts
+from bot.cli_units import units_app
 from bot.dbcheck import OneLineErrors
 from bot.settings import Settings
 from bot.wechat.cli import wecom_app

@@ -27,8 +27,6 @@ from handlers.digests import (
     period_just_ended,
 )
 from handlers.handover import close_unrated
-
-
 from handlers.ops_notice import operations_notice
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
 from handlers.surveys import SurveySettings, run_monthly, send_reminders
@@ -156,7 +154,6 @@ class Jobs:
             ladder=default_ladder(chief_after=self.settings.chief_after, leader_after=self.settings.leader_after),
         )
         self.units_overdue = UnitOverdueChecker(db=db, clock=clock, settings=self.settings.core)
-
 
         self.db = db
         self.digests = digests or Digests(
