@@ -5,7 +5,6 @@ it, uses a trigger, or that triage judges to be a matter), or an officer's ``/fi
 group message. Both become one ``PostDraft`` and take the same path.
 """
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from handlers import catalogue, duplicates, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
-from handlers.edits import apply_edit
 from handlers.held import hold_post
 from handlers.messages import (
     CONFIRM_PREFIX,
@@ -143,25 +141,6 @@ class Intake:
         text = strip_controls(msg.text)
         body = self._strip_addressing(text) or clean_text(" ".join(a.caption for a in msg.attachments if a.caption))
         return self._file_message(session, msg, text, body, self.services.analyzer.analyze(body), now)
-
-    # ------------------------------------------------------------------ edited posts (issue 16)
-
-    def handle_edit(self, msg: IncomingMessage, text: str) -> HandlerResult:
-        """The resident edited a message: an open case takes the new text (with an event), a finished
-        case records it as a follow-up; a message never filed is read as a new post."""
-        now = self.services.clock.now()
-        with self.services.db.transaction() as session:
-            case = repo.case_of_post(
-                session=session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id
-            )
-            if case is not None:
-                if not claim(session, dataclasses.replace(msg, message_id=f"{msg.message_id}#edit{msg.edit_id}"), now):
-                    return HandlerResult(duplicate=True)
-                body = self._strip_addressing(text)
-                if not body or self._refusal(msg, body) is not None:
-                    return HandlerResult()  # an edit that empties the post leaves the case as it was
-                return HandlerResult(messages=apply_edit(session, msg, case, body, now), case_codes=[case.code or ""])
-        return self.handle_post(msg, text)
 
     def _strip_addressing(self, text: str) -> str:
         for trigger in self.settings.triggers:

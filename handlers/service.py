@@ -32,6 +32,7 @@ from handlers.context import (
     reply_once,
 )
 from handlers.digests import Digests
+from handlers.edits import handle_edit
 from handlers.errors import BadInput, PermissionDenied, UserFacingError
 from handlers.held import file_held
 from handlers.intake import Intake
@@ -82,7 +83,7 @@ class Minqing:
         # Officers' and residents' words are passed on as written (full-width punctuation included).
         text = strip_controls(msg.text)
         if msg.edit_id:
-            return self.intake.handle_edit(msg, text)
+            return handle_edit(self.intake, msg, text)
         is_command = text.startswith("/") and not self.intake.is_trigger(text)
         parsed = _COMMAND.match(text) if is_command else None
         if parsed:
