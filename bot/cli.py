@@ -2,7 +2,6 @@
 
 import csv
 import json
-import logging
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from bot import cli_admin
 from bot.cli_model import model_app
+from bot.cli_ops import deadletters_app, file_held_posts
 from bot.cli_units import units_app
 from bot.dbcheck import OneLineErrors
 from bot.settings import Settings
@@ -46,6 +46,9 @@ app.add_typer(wecom_app, name="wecom")
 # Issue 13: households import/list, street set, officers/groups list, cases list/show.
 cli_admin.register(app=app, households=households_app, officers=officers_app, groups=groups_app, cases=cases_app)
 app.add_typer(units_app, name="units")
+
+
+app.add_typer(deadletters_app, name="deadletters")  # issue 16
 
 err = Console(stderr=True)
 DbOption = Annotated[
@@ -79,12 +82,19 @@ def _print_json(payload: Any) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text or json (one JSON object per line; MINQING_LOG_FORMAT).")
+    ] = None,
+) -> None:
+    from bot.health import configure_logging
+
+    chosen = (log_format or Settings().log_format).lower()
+    if chosen not in ("text", "json"):
+        err.print(f"[red]--log-format must be text or json, not {chosen}[/red]")
+        raise typer.Exit(2)
+    configure_logging(verbose=verbose, log_format=chosen)
 
 
 @db_app.command("upgrade")
@@ -164,6 +174,10 @@ def groups_link(
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     err.print(f"linked {platform} chat {chat_id} to community {community}")
+    # Issue 16: posts made while the group was unlinked were kept; file them now.
+    codes = file_held_posts(db, platform=platform, chat_id=chat_id)
+    if codes:
+        err.print(f"filed {len(codes)} posts made before the link: {', '.join(codes)}")
 
 
 @cases_app.command("export")
@@ -231,6 +245,9 @@ def run(
         str | None, typer.Option("--webhook-url", help="Public HTTPS URL for webhook mode (default: polling).")
     ] = None,
     listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT the webhook server binds.")] = None,
+    health: Annotated[
+        str | None, typer.Option("--health", help="HOST:PORT for /healthz, /readyz, /metrics in polling mode.")
+    ] = None,
     wechat_api_url: Annotated[
         str | None, typer.Option("--wechat-api-url", help="WeChat API base (default https://api.weixin.qq.com).")
     ] = None,
@@ -269,12 +286,13 @@ def run(
     settings = _settings(db)
     try:
         options = telegram_options(
-            settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url, listen=listen
-        )
+            settings=settings, framework=framework, token=token, api_url=api_url, webhook_url=webhook_url,
+            listen=listen, health=health,
+        )  # fmt: skip
+        run_telegram(settings, options)
     except RunError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    run_telegram(settings, options)
 
 
 @app.command("digest")

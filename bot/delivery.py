@@ -13,25 +13,26 @@ answered 429 — never holds back anyone else's messages, and nothing overtakes 
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
-import sqlalchemy as sa
-from sqlmodel import col, func, select
-
+from bot import metrics
+from bot.ratelimit import LocalGate, RateGate, Window
 from handlers.clock import Clock
 from handlers.messages import OutgoingMessage
+from storage import outbox
 from storage.db import Database
 from storage.models import Outbox
+from storage.outbox import GAVE_UP
 
 log = logging.getLogger(__name__)
 
-#: ``not_before`` of a message we gave up on: kept for monitoring, never retried, never blocks its chat.
-GAVE_UP = datetime(9000, 1, 1, tzinfo=UTC)
+__all__ = ["GAVE_UP", "Delivery", "PermanentFailure", "RateLimits", "RetryAfter", "Sender"]
 
 
 class RetryAfter(Exception):
@@ -61,25 +62,8 @@ class RateLimits:
     max_attempts: int = 12
     #: Sends in flight at once (different chats only; one chat never has two).
     concurrency: int = 16
-
-
-@dataclass(slots=True)
-class _Window:
-    """Timestamps of recent sends, to keep within a sliding-window limit."""
-
-    limit: int
-    span: float
-    sent: deque[float] = field(default_factory=deque)
-
-    def wait_time(self, now: float) -> float:
-        while self.sent and now - self.sent[0] >= self.span:
-            self.sent.popleft()
-        if len(self.sent) < self.limit:
-            return 0.0
-        return self.span - (now - self.sent[0])
-
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    #: How long a claimed row stays this process's; a process that dies mid-send loses it after this.
+    lease_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +74,13 @@ class _Outcome:
     delay: timedelta | None = None
     error: str = ""
     gave_up: bool = False
+    #: Not tried: its chat's window was full; handed back for a later pass.
+    released: bool = False
+
+
+def default_owner() -> str:
+    """Who holds a lease: host and process id (and enough to tell two processes apart in logs)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 class Delivery:
@@ -101,56 +92,43 @@ class Delivery:
         clock: Clock,
         limits: RateLimits | None = None,
         batch: int = 500,
+        gate: RateGate | None = None,
+        owner: str | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
         self.limits = limits or RateLimits()
         self.batch = batch
-        self._global = _Window(self.limits.per_second, 1.0)
-        self._chats: dict[tuple[str, str], _Window] = {}
+        self.gate: RateGate = gate or LocalGate()
+        self.owner = owner or default_owner()
         self._in_flight = asyncio.Semaphore(self.limits.concurrency)
         #: Set it after queueing messages so the loop sends them now instead of at its next poll.
         self.wakeup = asyncio.Event()
         self._next_due: float | None = None
 
-    def _window(self, platform: str, chat_id: str) -> _Window:
-        key = (platform, chat_id)
-        window = self._chats.get(key)
-        if window is None:
-            # Telegram group and channel ids are negative; private chats are the user's own id.
-            if chat_id.startswith("-"):
-                window = _Window(self.limits.per_group_per_minute, 60.0)
-            else:
-                window = _Window(self.limits.per_private_per_second, 1.0)
-            self._chats[key] = window
-        return window
+    def _windows(self, platform: str, chat_id: str) -> tuple[Window, Window]:
+        overall = Window(f"{platform}:all", self.limits.per_second, 1.0)
+        # Telegram group and channel ids are negative; private chats are the user's own id.
+        if chat_id.startswith("-"):
+            return overall, Window(f"{platform}:chat:{chat_id}", self.limits.per_group_per_minute, 60.0)
+        return overall, Window(f"{platform}:chat:{chat_id}", self.limits.per_private_per_second, 1.0)
 
-    def pending(self, now: datetime) -> list[Outbox]:
-        """The head of every chat's queue that may be sent now, oldest first."""
-        unsent = (col(Outbox.sent_at).is_(None), col(Outbox.platform).in_(list(self.senders)))
-        live = col(Outbox.not_before).is_(None) | (col(Outbox.not_before) < GAVE_UP)
-        heads = (
-            select(func.min(Outbox.id).label("id"))
-            .where(*unsent, live)
-            .group_by(col(Outbox.platform), col(Outbox.chat_id))
-            .subquery()
-        )
+    def claim(self) -> list[Outbox]:
+        """Lease the head of every chat's queue that may be sent now, oldest first."""
+        now = self.clock.now()
+        lease = timedelta(seconds=self.limits.lease_seconds)
+        # No more than a second's worth of sends per pass: a pass settles its rows together at the end,
+        # so it must finish well inside the lease, or another process would take its rows over and send
+        # them again; and a process killed mid-pass leaves at most that many sent but unmarked.
+        limit = max(1, min(self.batch, self.limits.per_second))
         with self.db.transaction() as session:
-            rows = session.exec(
-                select(Outbox)
-                .join(heads, heads.c.id == Outbox.id)
-                .where(col(Outbox.not_before).is_(None) | (col(Outbox.not_before) <= now))
-                .order_by(col(Outbox.id))
-                .limit(self.batch)
-            ).all()
-            waiting = session.exec(
-                select(func.min(Outbox.not_before)).where(
-                    *unsent, col(Outbox.not_before) > now, col(Outbox.not_before) < GAVE_UP
-                )
-            ).one()
-        self._note_due((waiting - now).total_seconds() if waiting is not None else None)
-        return list(rows)
+            rows = outbox.claim_heads(
+                session=session, platforms=list(self.senders), now=now, lease=lease, owner=self.owner, limit=limit
+            )
+            due = outbox.next_due(session=session, platforms=list(self.senders), now=now)
+        self._note_due((due - now).total_seconds() if due is not None else None)
+        return rows
 
     def _note_due(self, seconds: float | None) -> None:
         if seconds is None:
@@ -161,26 +139,24 @@ class Delivery:
     async def drain_once(self) -> int:
         """Send what may be sent now; returns how many messages were delivered."""
         self._next_due = None
-        rows = await asyncio.to_thread(self.pending, self.clock.now())
+        rows = await asyncio.to_thread(self.claim)
         sends: list[asyncio.Task[_Outcome]] = []
+        released: list[_Outcome] = []
         for row in rows:
-            window = self._window(row.platform, row.chat_id)
-            tick = time.monotonic()
-            wait = window.wait_time(tick)
-            if wait > 0:
-                self._note_due(wait)
-                continue
-            pause = self._global.wait_time(tick)
-            while pause > 0:
-                await asyncio.sleep(pause)
-                tick = time.monotonic()
-                pause = self._global.wait_time(tick)
-            # Count the send when it starts: a failed attempt still used Telegram's budget.
-            window.record(tick)
-            self._global.record(tick)
+            overall, chat = self._windows(row.platform, row.chat_id)
+            # A slot first, then the window: a send counted must start at once, not after a queue.
             await self._in_flight.acquire()
+            verdict = await self.gate.acquire(overall, chat)
+            while verdict.chat <= 0 < verdict.overall:
+                await asyncio.sleep(verdict.overall)  # the whole platform is at its limit: wait, then go
+                verdict = await self.gate.acquire(overall, chat)
+            if not verdict.go:
+                self._in_flight.release()
+                self._note_due(verdict.chat)
+                released.append(_Outcome(row.id or 0, row.attempts, released=True))
+                continue
             sends.append(asyncio.create_task(self._deliver(row)))
-        outcomes = await asyncio.gather(*sends)
+        outcomes = [*await asyncio.gather(*sends), *released]
         if outcomes:
             await asyncio.to_thread(self._settle, outcomes)
         return sum(1 for outcome in outcomes if outcome.sent)
@@ -190,42 +166,47 @@ class Delivery:
         try:
             await self.senders[row.platform].send(OutgoingMessage.from_json(row.payload))
         except RetryAfter as answer:
+            await self.gate.pause(row.platform, answer.seconds)  # every process holds back, not only this one
+            metrics.SENDS.labels(row.platform, "retry_after").inc()
             return _Outcome(row_id, attempts, delay=timedelta(seconds=answer.seconds), error=str(answer))
         except PermanentFailure as failure:
             log.warning("outbox %s to %s refused for good: %s", row_id, row.chat_id, failure)
+            metrics.SENDS.labels(row.platform, "refused").inc()
             return _Outcome(row_id, attempts, error=str(failure), gave_up=True)
         except Exception as error:  # any transport error is retried with back-off
             log.warning("delivery of outbox %s failed: %r", row_id, error)
+            metrics.SENDS.labels(row.platform, "error").inc()
             if attempts >= self.limits.max_attempts:
                 return _Outcome(row_id, attempts, error=repr(error), gave_up=True)
             backoff = timedelta(seconds=min(300, 2 ** min(row.attempts, 8)))
             return _Outcome(row_id, attempts, delay=backoff, error=repr(error))
         finally:
             self._in_flight.release()
+        metrics.SENDS.labels(row.platform, "sent").inc()
         return _Outcome(row_id, attempts, sent=True)
 
     def _settle(self, outcomes: list[_Outcome]) -> None:
         """Record a pass's results in one transaction."""
         now = self.clock.now()
-        table = Outbox.__table__  # type: ignore[attr-defined]
+        failed = [
+            outbox.Failure(
+                row_id=o.row_id,
+                attempts=o.attempts,
+                not_before=GAVE_UP if o.gave_up else now + (o.delay or timedelta()),
+                error=("gave up: " if o.gave_up else "") + o.error,
+            )
+            for o in outcomes
+            if not o.sent and not o.released
+        ]
         with self.db.transaction() as session:
-            sent = [o.row_id for o in outcomes if o.sent]
-            if sent:
-                session.execute(
-                    sa.update(table)
-                    .where(table.c.id.in_(sent))
-                    .values(sent_at=now, attempts=table.c.attempts + 1, error="")
-                )
-            for outcome in outcomes:
-                if outcome.sent:
-                    continue
-                not_before = GAVE_UP if outcome.gave_up else now + (outcome.delay or timedelta())
-                error = ("gave up: " if outcome.gave_up else "") + outcome.error
-                session.execute(
-                    sa.update(table)
-                    .where(table.c.id == outcome.row_id)
-                    .values(attempts=outcome.attempts, not_before=not_before, error=error[:500])
-                )
+            outbox.settle(
+                session=session,
+                now=now,
+                sent=[o.row_id for o in outcomes if o.sent],
+                failed=failed,
+                released=[o.row_id for o in outcomes if o.released],
+                owner=self.owner,
+            )
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
         """Drain until ``stop`` is set; ``wakeup`` shortens the wait after new messages are queued."""

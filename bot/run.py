@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,8 +19,37 @@ from bot.wiring import App, build_app
 log = logging.getLogger(__name__)
 
 
-class RunError(Exception):
+class RunError(ValueError):
     """A configuration problem worth a clear message and exit status 2."""
+
+
+def hold_sqlite_alone(settings: Settings) -> Any:
+    """SQLite is the one-process backend: take a lock beside the file, or say why another process cannot start.
+
+    Returns the open lock file (keep it open while running); None for PostgreSQL, which any number of
+    processes share.
+    """
+    import fcntl
+
+    import sqlalchemy as sa
+
+    from storage.db import normalise_url
+
+    url = sa.make_url(normalise_url(settings.database_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".run-lock").open("a+")  # held open while running
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise RunError(
+            f"another `minqing run` is already serving the SQLite database {path}: SQLite is the one-process "
+            "backend; stop that process, or use PostgreSQL (MINQING_DATABASE_URL=postgresql://…) to run several"
+        ) from None
+    return lock
 
 
 class TelegramTuning(BaseSettings):
@@ -33,6 +63,8 @@ class TelegramTuning(BaseSettings):
     workers: int = 4
     poll_limit: int = 100
     webhook_secret: str | None = None
+    #: How long a process's claim on an outbox row lasts; after a crash its rows wait this long (issue 16).
+    lease_seconds: float = 30.0
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -50,6 +82,7 @@ def telegram_options(
     api_url: str | None,
     webhook_url: str | None,
     listen: str | None,
+    health: str | None = None,
 ) -> TelegramOptions:
     if framework not in FRAMEWORKS:
         raise RunError(f"--framework must be one of {', '.join(FRAMEWORKS)}")
@@ -66,12 +99,14 @@ def telegram_options(
         webhook_url=webhook_url,
         listen=parse_listen(listen) if listen else ("0.0.0.0", 8080),
         webhook_secret=tuning.webhook_secret,
+        health_listen=parse_listen(health) if health else None,
         poll_limit=tuning.poll_limit,
         workers=tuning.workers,
         limits=RateLimits(
             per_second=tuning.per_second,
             per_group_per_minute=tuning.per_group_per_minute,
             per_private_per_second=tuning.per_private_per_second,
+            lease_seconds=tuning.lease_seconds,
         ),
     )
 
@@ -83,6 +118,7 @@ def start_scheduler(app: App, wake_delivery: Callable[[], None]) -> Any:
 
 def serve_until_signalled(settings: Settings, serve: Callable[[App, asyncio.Event], Awaitable[None]]) -> None:
     """Build the app (migrations, jieba, model) and run ``serve`` until SIGINT or SIGTERM."""
+    alone = hold_sqlite_alone(settings)
     app = build_app(settings)
 
     async def main() -> None:
@@ -96,6 +132,8 @@ def serve_until_signalled(settings: Settings, serve: Callable[[App, asyncio.Even
         asyncio.run(main())
     finally:
         app.db.dispose()
+        if alone is not None:
+            alone.close()
 
 
 def run_telegram(settings: Settings, options: TelegramOptions) -> None:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     digest_month_cron: str = DEFAULT_CRONS["month"]
     digest_quarter_cron: str = DEFAULT_CRONS["quarter"]
     overdue_cron: str = DEFAULT_CRONS["overdue"]
+    #: The admin's daily notice of grids with nobody reachable and of failed messages (issue 16).
+    ops_notice_cron: str = DEFAULT_CRONS["ops_notice"]
     #: Packs each day's cases for the digests ahead of the 08:00 runs ("" = let digests pack on demand).
     pack_days_cron: str = "30 3 * * *"
     #: Escalate to the grid chief / community leader after this fraction of the allowance past due.
@@ -61,6 +63,13 @@ class Settings(BaseSettings):
     wechat_appid: str = ""
     wechat_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
+    #: Issue 16: accept unencrypted WeChat messages only when switched on (see README, WeChat: plain mode).
+    wechat_plain_mode: bool = False
+    # Issue 16: several processes share Telegram's rate windows through Redis (else the database).
+    redis_url: str | None = None
+    redis_prefix: str = "minqing"
+    #: `--log-format json` (or MINQING_LOG_FORMAT=json): one JSON object per log line on stderr.
+    log_format: str = "text"
     wecom_webhook_url: SecretStr | None = None
     wecom_robots: dict[str, SecretStr] = Field(default_factory=dict)
     # 吹哨报到 (issue 15): per unit kind, [sign-in hours, completion hours], as JSON, e.g.
@@ -79,6 +88,7 @@ class Settings(BaseSettings):
             VISITS: self.visits_cron,
             SURVEYS: self.surveys_cron,
             SURVEY_REMINDERS: self.survey_reminders_cron,
+            "ops_notice": self.ops_notice_cron,
         }
         return ScheduleSettings(
             zone=ZoneInfo(self.timezone),

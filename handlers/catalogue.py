@@ -924,3 +924,27 @@ def supervision_overdue(code: str, due: str, text: str) -> str:
 
 
 UNRATED = "未评价"
+
+
+# ---- Operations (issue 16): unlinked groups, edited posts, the admin's daily notice ---------------------
+
+HELD_UNLINKED = (
+    "您好，本群还没有关联到社区，您反映的事项已经记下，关联后会马上登记并在群里告诉您编号。\n"
+    "请管理员运行：minqing groups link --platform {platform} --chat-id {chat_id} --community 社区编号"
+)
+EDIT_APPLIED = "已按您修改后的内容更新诉求 {code}。"
+EDIT_AFTER_CLOSE = "诉求 {code} 已经办结，您补充的内容已记入档案；如果问题还没解决，请直接再发一条。"
+CASE_EDITED = "居民修改了诉求 {code} 的内容：\n{text}"
+UNREACHABLE_GRIDS = (
+    "运维提醒：以下网格暂无可联系的网格员或网格长（需已启用并用邀请码 /join 登记），"
+    "新诉求会转交网格长、社区负责人或街道：{grids}。请尽快为这些网格安排人员。"
+)
+DEAD_LETTERS_WAITING = "运维提醒：有 {count} 条消息处理失败，系统正在自动重试；可运行 minqing deadletters list 查看。"
+
+
+def ack_unowned(code: str, category_name: str, *, critical: bool) -> str:
+    """The acknowledgement when nobody can be reached to take the case yet: no reply time is promised."""
+    text = f"已收到 {code} · {category_name} · 我们正在为您安排负责的工作人员，安排好后会尽快回复您。"
+    if critical:
+        text += "\n如有人身危险，请立即拨打 110 / 119 / 120！"
+    return text

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from analysis.analyzer import Analysis, clean_text
+from analysis.analyzer import Analysis, clean_text, strip_controls
 from analysis.taxonomy import Taxonomy
 from handlers import catalogue, duplicates, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
+from handlers.held import hold_post
 from handlers.messages import (
     CONFIRM_PREFIX,
     Attachment,
@@ -97,6 +98,24 @@ class Intake:
 
     def handle_post(self, msg: IncomingMessage, text: str) -> HandlerResult:
         """A message that is not a command: refuse it politely, let chatter pass, or file it."""
+        prepared = self._prepare(msg, text)
+        if isinstance(prepared, HandlerResult):
+            return prepared
+        body, analysis = prepared
+        now = self.services.clock.now()
+        with self.services.db.transaction() as session:
+            if not claim(session, msg, now):
+                return HandlerResult(duplicate=True)
+            if (
+                msg.is_group
+                and repo.group_for_chat(session=session, platform=msg.platform, chat_id=msg.chat_id) is None
+            ):
+                return hold_post(session, msg, now)
+            filed = self._file_message(session, msg, text, body, analysis, now)
+        return HandlerResult(messages=filed.messages, case_codes=[filed.code])
+
+    def _prepare(self, msg: IncomingMessage, text: str) -> tuple[str, Analysis] | HandlerResult:
+        """The post's body and analysis, or what to answer instead (a refusal, or nothing for chatter)."""
         body = self._strip_addressing(text)
         if not body:
             body = clean_text(" ".join(a.caption for a in msg.attachments if a.caption))
@@ -107,14 +126,21 @@ class Intake:
         analysis = self.services.analyzer.analyze(body)
         if not explicit and analysis.matter_confidence < self.settings.triage_threshold:
             return HandlerResult()  # group chatter: not ours to file
-        now = self.services.clock.now()
-        with self.services.db.transaction() as session:
-            if not claim(session, msg, now):
-                return HandlerResult(duplicate=True)
-            draft = PostDraft.from_message(msg, msg.text if len(body) == len(text) else body)
-            filed = self.file(session, draft, analysis, now=now)
-            queue(session, filed.messages, now)
-        return HandlerResult(messages=filed.messages, case_codes=[filed.code])
+        return body, analysis
+
+    def _file_message(
+        self, session: Session, msg: IncomingMessage, text: str, body: str, analysis: Analysis, now: datetime
+    ) -> Filed:
+        draft = PostDraft.from_message(msg, msg.text if len(body) == len(text) else body)
+        filed = self.file(session, draft, analysis, now=now)
+        queue(session, filed.messages, now)
+        return filed
+
+    def file_kept(self, session: Session, msg: IncomingMessage, now: datetime) -> Filed:
+        """File a post that was kept (a group linked after it was posted) as if it had just come."""
+        text = strip_controls(msg.text)
+        body = self._strip_addressing(text) or clean_text(" ".join(a.caption for a in msg.attachments if a.caption))
+        return self._file_message(session, msg, text, body, self.services.analyzer.analyze(body), now)
 
     def _strip_addressing(self, text: str) -> str:
         for trigger in self.settings.triggers:
@@ -278,6 +304,8 @@ class Intake:
         promise = catalogue.duration(timedelta(minutes=urgency.first_reply_minutes), working=urgency.working_time)
         acknowledge = catalogue.ack if route.household else catalogue.ack_unbound
         ack = acknowledge(code, category.name, promise, critical=critical)
+        if route.assignee is None:  # nobody reachable yet: promise no reply time (issue 16)
+            ack = catalogue.ack_unowned(code, category.name, critical=critical)
         messages = [
             OutgoingMessage(draft.platform, draft.chat_id, ack, kind="ack", reply_to_message_id=draft.message_id)
         ]

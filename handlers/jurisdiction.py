@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage import operations as ops
 from storage import repositories as repo
 from storage import units as unit_store
 from storage.models import Case, Officer, Role, Unit
@@ -85,13 +86,13 @@ def case_scope(officer: Officer) -> sa.ColumnElement[bool] | None:
 
 
 def pick_assignee(session: Session, *, grid_id: int | None, community_id: int | None) -> Officer | None:
-    """Who a new or transferred case goes to.
+    """Who a new or transferred case goes to: only an officer a notice can reach (active and enrolled).
 
     The grid's officer with the fewest open cases, else its chief (same rule), else the community
-    leader, else a street leader or admin: a case always has somebody when anybody is active.
+    leader, else a street leader or admin: a case always has somebody when anybody can be reached.
     """
     if grid_id is not None:
-        officers = repo.active_officers_of_grid(session=session, grid_id=grid_id)
+        officers = repo.active_officers_of_grid(session=session, grid_id=grid_id, only_reachable=True)
         for role in (Role.GRID_OFFICER, Role.GRID_CHIEF):
             candidates = [officer for officer in officers if officer.role == role]
             if len(candidates) == 1:
@@ -101,11 +102,13 @@ def pick_assignee(session: Session, *, grid_id: int | None, community_id: int | 
                 loads = repo.open_case_loads(session=session, officer_ids=[o.id or 0 for o in candidates])
                 return min(candidates, key=lambda o: (loads.get(o.id or 0, 0), o.id or 0))
     if community_id is not None:
-        leaders = repo.active_officers(session=session, roles=(Role.COMMUNITY_LEADER,), community_id=community_id)
+        leaders = repo.active_officers(
+            session=session, roles=(Role.COMMUNITY_LEADER,), community_id=community_id, only_reachable=True
+        )
         if leaders:
             return leaders[0]
     # A street leader before an admin, then the longest-serving.
-    street_level = repo.active_officers(session=session, roles=(Role.STREET_LEADER, Role.ADMIN))
+    street_level = repo.active_officers(session=session, roles=(Role.STREET_LEADER, Role.ADMIN), only_reachable=True)
     return min(street_level, key=lambda o: (o.role != Role.STREET_LEADER, o.id or 0), default=None)
 
 
@@ -123,7 +126,17 @@ def critical_copies(session: Session, *, grid_id: int | None) -> Sequence[Office
     """Who hears of a critical case at once besides its assignee: the grid's chiefs."""
     if grid_id is None:
         return ()
-    return repo.active_officers(session=session, roles=(Role.GRID_CHIEF,), grid_id=grid_id)
+    return repo.active_officers(session=session, roles=(Role.GRID_CHIEF,), grid_id=grid_id, only_reachable=True)
+
+
+def grids_without_reachable_officer(session: Session) -> list[str]:
+    """Codes of the grids where no active, enrolled grid officer or chief can take a case."""
+    return ops.grids_without(session=session, roles=tuple(GRID_ROLES), condition=repo.reachable())
+
+
+def operations_readers(session: Session) -> Sequence[Officer]:
+    """Who hears of unreachable grids and failed messages: the admins who can be reached."""
+    return repo.active_officers(session=session, roles=(Role.ADMIN,), only_reachable=True)
 
 
 # ------------------------------------------------------------------------------------------ units

@@ -68,6 +68,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("note", ANY, None, "staff"),  # internal: never shown to residents
     Transition("supervised", OPEN, None, "leader"),  # 督办单: internal too
     Transition("handed_over", OPEN, None, "admin"),  # the assignee left; another officer takes it
+    # The resident edited the post: an open case takes the new text, a finished one keeps it as a follow-up.
+    Transition("edited", OPEN, None, "reporter"),
+    Transition("follow_up", frozenset(ANY - OPEN), None, "reporter"),
 )
 
 

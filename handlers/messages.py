@@ -40,6 +40,30 @@ class IncomingMessage:
     mentions_bot: bool = False
     reply_to: QuotedMessage | None = None
     attachments: tuple[Attachment, ...] = ()
+    #: The sender changed an earlier message (``message_id`` is the original's); ``edit_id`` tells edits apart.
+    edit_id: str = ""
+
+    def to_json(self) -> str:
+        """The message as JSON, for keeping it (held posts, dead letters) and handling it again later."""
+        return json.dumps(asdict(self), ensure_ascii=False, default=_iso)
+
+    @classmethod
+    def from_json(cls, raw: str) -> "IncomingMessage":
+        data = json.loads(raw)
+        data["sent_at"] = datetime.fromisoformat(data["sent_at"])
+        data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
+        quoted = data.get("reply_to")
+        if quoted is not None:
+            quoted["sent_at"] = datetime.fromisoformat(quoted["sent_at"])
+            quoted["attachments"] = tuple(Attachment(**a) for a in quoted.get("attachments", ()))
+            data["reply_to"] = QuotedMessage(**quoted)
+        return cls(**data)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @dataclass(frozen=True, slots=True)

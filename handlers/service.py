@@ -32,9 +32,12 @@ from handlers.context import (
     reply_once,
 )
 from handlers.digests import Digests
+from handlers.edits import handle_edit
 from handlers.errors import BadInput, PermissionDenied, UserFacingError
+from handlers.held import file_held
 from handlers.intake import Intake
 from handlers.messages import CONFIRM_PREFIX, CallbackQuery, HandlerResult, IncomingMessage, OutgoingMessage
+from handlers.storable import storable_message, storable_query
 from storage import repositories as repo
 from storage import units as unit_store
 from storage.db import Database
@@ -76,8 +79,11 @@ class Minqing:
 
     def handle(self, msg: IncomingMessage) -> HandlerResult:
         """Handle one incoming message exactly once."""
+        msg = storable_message(msg)
         # Officers' and residents' words are passed on as written (full-width punctuation included).
         text = strip_controls(msg.text)
+        if msg.edit_id:
+            return handle_edit(self.intake, msg, text)
         is_command = text.startswith("/") and not self.intake.is_trigger(text)
         parsed = _COMMAND.match(text) if is_command else None
         if parsed:
@@ -107,6 +113,7 @@ class Minqing:
 
     def handle_callback(self, query: CallbackQuery) -> HandlerResult:
         """Handle an inline-button press (a rating, or a category confirmed); pressing twice changes nothing."""
+        query = storable_query(query)
         parts = query.data.split(":")
         if len(parts) == 3 and parts[0] == CONFIRM_PREFIX:
             return self._confirm_category(query, parts[1], parts[2])
@@ -195,6 +202,10 @@ class Minqing:
             text = catalogue.UNLINKED_GROUP.format(platform=platform, chat_id=chat_id)
             queue(session, [OutgoingMessage(platform, chat_id, text, kind="notice")], now)
         return True
+
+    def file_held_posts(self, *, platform: str, chat_id: str) -> list[str]:
+        """File what was posted in a group before it was linked (call after linking it); the new codes."""
+        return file_held(self.intake, platform, chat_id)
 
     def apologise(self, platform: str, chat_id: str, reply_to_message_id: str | None) -> None:
         """Queue the safe apology for a message the core failed on after the platform was answered."""

@@ -27,6 +27,7 @@ from handlers.digests import (
     period_just_ended,
 )
 from handlers.handover import close_unrated
+from handlers.ops_notice import operations_notice
 from handlers.overdue import AlertRecord, OverdueChecker, default_ladder
 from handlers.surveys import SurveySettings, run_monthly, send_reminders
 from handlers.unit_overdue import UnitOverdueChecker
@@ -43,6 +44,8 @@ SURVEYS = "surveys"
 SURVEY_REMINDERS = "survey_reminders"
 #: The nightly job that packs the days digests read (``storage.digest_days``).
 PACK_DAYS = "pack_days"
+#: The admin's daily notice of unreachable grids and failed messages (issue 16).
+OPS_NOTICE = "ops_notice"
 #: Cron fields (APScheduler's order): minute hour day month day_of_week.
 DEFAULT_CRONS = {
     "week": "0 8 * * mon",
@@ -52,6 +55,7 @@ DEFAULT_CRONS = {
     VISITS: "0 8 * * mon",
     SURVEYS: "0 9 1 * *",
     SURVEY_REMINDERS: "0 10 * * *",
+    OPS_NOTICE: "0 9 * * *",
 }
 
 
@@ -150,6 +154,7 @@ class Jobs:
             ladder=default_ladder(chief_after=self.settings.chief_after, leader_after=self.settings.leader_after),
         )
         self.units_overdue = UnitOverdueChecker(db=db, clock=clock, settings=self.settings.core)
+
         self.db = db
         self.digests = digests or Digests(
             db=db, taxonomy=taxonomy, clock=clock, zone=zone, settings=self.settings.digest
@@ -212,6 +217,13 @@ class Jobs:
             self._queued()
         return reminded
 
+    def operations_notice(self) -> int:
+        """Tell the admins, once a day, which grids have nobody reachable and what failed."""
+        sent = operations_notice(self.db, now=self.clock.now(), zone=self.settings.zone)
+        if sent:
+            self._queued()
+        return len(sent)
+
     def run(self, name: str) -> list[AlertRecord] | list[ProducedDigest]:
         if name == SURVEYS:
             self.survey_round()
@@ -224,6 +236,9 @@ class Jobs:
             return []
         if name == VISITS:
             self.visit_lists()
+            return []
+        if name == OPS_NOTICE:
+            self.operations_notice()
             return []
         return self.check_overdue() if name == OVERDUE else self.digest(name)
 

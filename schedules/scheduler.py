@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from analysis.taxonomy import Taxonomy
 from handlers.clock import Clock, SystemClock
 from handlers.digests import Digests
+from schedules import metrics
 from schedules.jobs import OVERDUE, PACK_DAYS, Jobs, ScheduleSettings
 from storage.db import Database
 
@@ -172,7 +173,12 @@ class _Leading:
     def guard(self, name: str) -> Callable[[], None]:
         def run() -> None:
             if self.ensure_leader():
-                self.jobs.run(name)
+                try:
+                    self.jobs.run(name)
+                except BaseException:
+                    metrics.JOB_RUNS.labels(name, "failed").inc()
+                    raise
+                metrics.JOB_RUNS.labels(name, "ok").inc()
 
         run.__name__ = f"minqing_{name}"
         return run
@@ -182,6 +188,7 @@ class _Leading:
             leader = self.leadership.is_leader()
             became = leader and not self._was_leader
             self._was_leader = leader
+            metrics.LEADER.set(1 if leader else 0)
             if became:
                 self.jobs.catch_up()
             return leader

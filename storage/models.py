@@ -10,6 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+#: Platform identifiers (chat, user, message ids) fit in this many characters; adapters refuse longer ones.
+ID_LENGTH = 128
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -160,7 +163,7 @@ class ChatIdentity(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    user_id: str = Field(max_length=64)
+    user_id: str = Field(max_length=ID_LENGTH)
     display_name: str = Field(default="", max_length=128)
     resident_id: int | None = Field(default=None, foreign_key="resident.id")
     officer_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
@@ -172,7 +175,7 @@ class ChatGroup(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    chat_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=ID_LENGTH)
     community_id: int = Field(foreign_key="community.id")
     title: str = Field(default="", max_length=128)
 
@@ -184,8 +187,8 @@ class InboundMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    chat_id: str = Field(max_length=64)
-    message_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=ID_LENGTH)
+    message_id: str = Field(max_length=ID_LENGTH)
     received_at: datetime = ts()
 
 
@@ -196,9 +199,9 @@ class Post(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    chat_id: str = Field(max_length=64)
-    message_id: str = Field(max_length=64)
-    user_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=ID_LENGTH)
+    message_id: str = Field(max_length=ID_LENGTH)
+    user_id: str = Field(max_length=ID_LENGTH)
     is_group: bool = False
     text: str
     attachments: str = Field(default="", description="JSON list of file references")
@@ -358,7 +361,7 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    chat_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=ID_LENGTH)
     kind: str = Field(max_length=16)
     payload: str = Field(description="JSON of the OutgoingMessage")
     created_at: datetime = ts()
@@ -366,6 +369,9 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = ts(nullable=True)
     error: str = ""
+    #: A sender's lease on this row (issue 16): another process takes it over once it expires.
+    claimed_until: datetime | None = ts(nullable=True)
+    claimed_by: str = Field(default="", max_length=64)
 
 
 class DigestDay(SQLModel, table=True):
@@ -525,3 +531,58 @@ class Supervision(SQLModel, table=True):
     text: str
     due: datetime = ts(index=True)
     created_at: datetime = ts()
+
+
+# ---- Operations (issue 16): dead letters, posts held for unlinked groups, job runs, send marks ----------
+
+
+class DeadLetter(SQLModel, table=True):
+    """An incoming message the core failed on, kept with the error and retried with back-off."""
+
+    __table_args__ = (sa.Index("ix_deadletter_due", "resolved_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=ID_LENGTH)
+    message_id: str = Field(max_length=ID_LENGTH)
+    payload: str = Field(description="JSON of the IncomingMessage")
+    error: str = ""
+    attempts: int = 0
+    next_attempt_at: datetime | None = ts(nullable=True)
+    created_at: datetime = ts()
+    resolved_at: datetime | None = ts(nullable=True)
+
+
+class HeldPost(SQLModel, table=True):
+    """A post in a group not yet linked to a community: kept, and filed once the group is linked."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=ID_LENGTH)
+    message_id: str = Field(max_length=ID_LENGTH)
+    payload: str = Field(description="JSON of the IncomingMessage")
+    held_at: datetime = ts()
+    filed_at: datetime | None = ts(nullable=True)
+
+
+class JobRun(SQLModel, table=True):
+    """A job's run for one period (a day, say); unique so several processes run it once."""
+
+    __table_args__ = (sa.UniqueConstraint("job", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32)
+    period: str = Field(max_length=32)
+    at: datetime = ts()
+
+
+class SendMark(SQLModel, table=True):
+    """One send counted against a rate window, when no Redis shares the windows between processes."""
+
+    __table_args__ = (sa.Index("ix_sendmark_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160)
+    at: datetime = ts()

@@ -98,10 +98,16 @@ def grid_of_building(*, session: Session, community_id: int, building: str) -> i
     return row[0] if row else None
 
 
-def active_officers_of_grid(*, session: Session, grid_id: int) -> Sequence[Officer]:
-    return session.exec(
-        select(Officer).where(Officer.grid_id == grid_id, col(Officer.active).is_(True)).order_by(col(Officer.id))
-    ).all()
+def reachable() -> sa.ColumnElement[bool]:
+    """An officer who has enrolled with a chat account (``/join``): somebody a notice can reach."""
+    return sa.exists(select(ChatIdentity.id).where(col(ChatIdentity.officer_id) == col(Officer.id)))
+
+
+def active_officers_of_grid(*, session: Session, grid_id: int, only_reachable: bool = False) -> Sequence[Officer]:
+    query = select(Officer).where(Officer.grid_id == grid_id, col(Officer.active).is_(True))
+    if only_reachable:
+        query = query.where(reachable())
+    return session.exec(query.order_by(col(Officer.id))).all()
 
 
 def open_case_loads(*, session: Session, officer_ids: Sequence[int]) -> dict[int, int]:
@@ -122,9 +128,12 @@ def active_officers(
     community_id: int | None = None,
     community_ids: Sequence[int] | None = None,
     street_id: int | None = None,
+    only_reachable: bool = False,
 ) -> Sequence[Officer]:
     """Active officers in any of ``roles``, narrowed by each scope given, oldest first."""
     query = select(Officer).where(col(Officer.role).in_(list(roles)), col(Officer.active).is_(True))
+    if only_reachable:
+        query = query.where(reachable())
     if grid_id is not None:
         query = query.where(Officer.grid_id == grid_id)
     if community_id is not None:

@@ -51,6 +51,7 @@ class AiogramAdapter(TelegramAdapter[Update]):
         # Every handler the bot has, in one place.
         router = Router(name="minqing")
         router.message.register(self.on_message)
+        router.edited_message.register(self.on_message)
         router.callback_query.register(self.on_button)
         router.my_chat_member.register(self.on_membership)
         self.dispatcher.include_router(router)

@@ -69,8 +69,11 @@ class Bridge:
         actions: BotActions,
         executor: Executor | None = None,
         on_queued: Callable[[], None] = lambda: None,
+        handle: Callable[[IncomingMessage], HandlerResult] | None = None,
     ) -> None:
         self.core = core
+        #: The core's ``handle``, or a wrapper of it (``DeadLetters.guard`` keeps what it fails on).
+        self.handle = handle or core.handle
         self.db = db
         self.bot = bot
         self.actions = actions
@@ -86,7 +89,7 @@ class Bridge:
         """Handle one update; returns after everything it changed is committed."""
         item = translate(update, self.bot)
         if isinstance(item, IncomingMessage):
-            result: HandlerResult = await self._in_thread(self.core.handle, item)
+            result: HandlerResult = await self._in_thread(self.handle, item)
             self._queued(result)
             if result.enrolled:
                 await self.refresh_officer_menu(item.user_id)

@@ -57,7 +57,7 @@ class PTBAdapter(TelegramAdapter[Update]):
             .build()
         )
         # Every handler the bot has, in one place.
-        self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
+        self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self.on_message))
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         self.application.add_error_handler(self.on_error)

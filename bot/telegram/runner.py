@@ -22,7 +22,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits
+from bot.health import Health, serve_health
+from bot.ratelimit import RedisGate, gate_for
 from bot.telegram.adapter import DEFAULT_API_URL, TelegramAdapter
 from bot.telegram.bridge import Bridge
 from bot.telegram.translate import PLATFORM, chat_key
@@ -54,6 +57,8 @@ class TelegramOptions:
     #: Threads running the synchronous core; SQLite writes serialise anyway, PostgreSQL can use more.
     workers: int = 4
     limits: RateLimits = field(default_factory=RateLimits)
+    #: Where /healthz, /readyz and /metrics are served in polling mode (webhook mode uses its own port).
+    health_listen: tuple[str, int] | None = None
 
 
 def make_adapter(framework: str, *, token: str, api_url: str) -> TelegramAdapter[Any]:
@@ -85,23 +90,31 @@ async def serve_telegram(
     """Run until ``stop`` is set."""
     adapter = make_adapter(options.framework, token=options.token, api_url=options.api_url)
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="minqing-core")
+    gate = gate_for(
+        app.db, SystemClock(), redis_url=app.settings.redis_url, prefix=app.settings.redis_prefix
+    )  # shared by every process on this database (issue 16)
     delivery = Delivery(
-        db=app.db, senders={PLATFORM: adapter}, clock=delivery_clock or SystemClock(), limits=options.limits
+        db=app.db, senders={PLATFORM: adapter}, clock=delivery_clock or SystemClock(), limits=options.limits, gate=gate
     )
     scheduler: Any = None
     tasks: list[asyncio.Task[None]] = []
+    health = Health(app.db, model_loaded=lambda: app.core.analyzer.classifier is not None)
+    health_runner: web.AppRunner | None = None
     try:
         me = await adapter.start()
         if me.username and me.username.lower() != app.core.settings.bot_username.lower():
             # Mentions and "/cmd@name" must be read against the bot's real name.
             app.core.settings = dataclasses.replace(app.core.settings, bot_username=me.username)
+        dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
         bridge = Bridge(
-            core=app.core, db=app.db, bot=me, actions=adapter, executor=executor, on_queued=delivery.wakeup.set
-        )
+            core=app.core, db=app.db, bot=me, actions=adapter, executor=executor, on_queued=delivery.wakeup.set,
+            handle=dead_letters.guard(),
+        )  # fmt: skip
         adapter.attach(bridge)
         log.info("telegram bot @%s (%s) started", me.username, options.framework)
         tasks.append(asyncio.create_task(delivery.run(stop), name="delivery"))
         tasks.append(asyncio.create_task(_register_menus(bridge), name="menus"))
+        tasks.append(asyncio.create_task(dead_letters.run(stop, on_handled=delivery.wakeup.set), name="dead-letters"))
 
         # ---- Scheduler (issue 5, schedules/): digests, overdue alerts, surveys ------------------
         # Started here, beside intake and delivery, so its messages go out through the same outbox.
@@ -110,15 +123,22 @@ async def serve_telegram(
         # -----------------------------------------------------------------------------------------
 
         if options.webhook_url:
-            await run_webhook(adapter, options, stop)
+            await run_webhook(adapter, options, stop, health=health)
         else:
+            if options.health_listen is not None:
+                health_runner = await serve_health(health, *options.health_listen)
             await run_polling(adapter, options, stop)
     finally:
         stop.set()
+        if health_runner is not None:
+            await health_runner.cleanup()
+        health.close()
         if scheduler is not None:
             scheduler.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
         await adapter.close()
+        if isinstance(gate, RedisGate):
+            await gate.close()
         executor.shutdown(wait=True)
 
 
@@ -178,13 +198,17 @@ async def run_polling(adapter: TelegramAdapter[Any], options: TelegramOptions, s
             log.info("final offset confirmation failed: %r", error)
 
 
-async def run_webhook(adapter: TelegramAdapter[Any], options: TelegramOptions, stop: asyncio.Event) -> None:
-    """Serve the webhook on ``options.listen`` until ``stop``."""
+async def run_webhook(
+    adapter: TelegramAdapter[Any], options: TelegramOptions, stop: asyncio.Event, *, health: Health | None = None
+) -> None:
+    """Serve the webhook (and the health endpoints) on ``options.listen`` until ``stop``."""
     assert options.webhook_url is not None
     secret = options.webhook_secret or webhook_secret_for(options.token)
     path = urlsplit(options.webhook_url).path or "/"
     server = web.Application()
     server.router.add_post(path, WebhookEndpoint(adapter, secret).handle)
+    if health is not None:
+        health.routes(server)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     host, port = options.listen

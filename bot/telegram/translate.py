@@ -5,6 +5,7 @@ into that JSON (``to_dict`` / ``model_dump``) and everything from there on is th
 the two adapters cannot drift apart in what they understand or how they answer.
 """
 
+import dataclasses
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ GROUP_TYPES = frozenset({"group", "supergroup"})
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 #: The updates the bot subscribes to, in polling and webhook mode alike.
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 
 Json = Mapping[str, Any]
 
@@ -72,11 +73,18 @@ def translate(update: Json, bot: BotIdentity) -> Translated | None:
     """Turn one Bot API update into what the core understands; None for what the bot ignores."""
     if isinstance(update.get("message"), Mapping):
         return translate_message(update["message"], bot)
+    if isinstance(update.get("edited_message"), Mapping):
+        # An edit keeps the original's message id; its edit time tells one edit from the next.
+        edited = translate_message(update["edited_message"], bot)
+        if edited is None:
+            return None
+        edit_id = str(update["edited_message"].get("edit_date") or update.get("update_id") or "1")
+        return dataclasses.replace(edited, edit_id=edit_id)
     if isinstance(update.get("callback_query"), Mapping):
         return translate_callback(update["callback_query"])
     if isinstance(update.get("my_chat_member"), Mapping):
         return translate_membership(update["my_chat_member"], update.get("update_id"), bot)
-    return None  # edits, channel posts, polls …: not part of intake
+    return None  # channel posts, polls …: not part of intake
 
 
 def translate_message(message: Json, bot: BotIdentity) -> IncomingMessage | None:

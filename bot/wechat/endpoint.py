@@ -31,6 +31,8 @@ from handlers.messages import HandlerResult, IncomingMessage
 log = logging.getLogger(__name__)
 
 PATH = "/wechat"
+#: A signed request whose timestamp is further than this from our clock is refused (a replay).
+TIMESTAMP_WINDOW = 300
 #: WeChat's messages are a few KiB at most (2048-byte texts, base64 and XML around them).
 MAX_BODY_BYTES = 64 * 1024
 
@@ -48,7 +50,9 @@ class WeChatEndpoint:
         executor: Executor | None = None,
         passive_budget: float = 4.0,
         on_handled: Callable[[HandlerResult], None] = lambda result: None,
+        now: Callable[[], float] = time.time,
     ) -> None:
+        self.now = now
         self.handle = handle
         self.token = token
         self.crypto = crypto
@@ -66,8 +70,9 @@ class WeChatEndpoint:
         query = request.query
         try:
             check_signature(query.get("signature", ""), self.token, query.get("timestamp", ""), query.get("nonce", ""))
-        except SignatureError:
-            log.warning("WeChat URL verification from %s with a wrong signature refused", request.remote)
+            self._check_fresh(query.get("timestamp", ""))
+        except SignatureError as error:
+            log.warning("WeChat URL verification from %s refused: %s", request.remote, error)
             return web.Response(status=403, text="forbidden")
         return web.Response(text=query.get("echostr", ""))
 
@@ -79,8 +84,9 @@ class WeChatEndpoint:
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         try:
             check_signature(query.get("signature", ""), self.token, timestamp, nonce)
-        except SignatureError:
-            log.warning("WeChat message from %s with a wrong signature refused", request.remote)
+            self._check_fresh(timestamp)
+        except SignatureError as error:
+            log.warning("WeChat message from %s refused: %s", request.remote, error)
             return web.Response(status=403, text="forbidden")
         try:
             body = await request.read()
@@ -114,6 +120,13 @@ class WeChatEndpoint:
         if exchange.reply is not None:
             return self._passive(where, exchange.reply)
         return _success()
+
+    def _check_fresh(self, timestamp: str) -> None:
+        """Refuse a signed request from outside the window: a captured request cannot be replayed later."""
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 11:
+            raise SignatureError("timestamp is not a number of seconds")
+        if abs(self.now() - int(timestamp)) > TIMESTAMP_WINDOW:
+            raise SignatureError("timestamp outside the allowed window")
 
     async def _run(self, message: IncomingMessage, where: Envelope, deadline: float) -> Exchange:
         """Start the core for this message, or join the run a retry of it started; wait at most till ``deadline``."""

@@ -12,7 +12,10 @@ import aiohttp
 from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
+from bot.health import Health
+from bot.ratelimit import RateGate, gate_for
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.customer_service import DEFAULT_API_URL, AccessTokens, CustomerServiceSender
@@ -85,6 +88,11 @@ def wechat_options(settings: Settings, *, listen: tuple[str, int], api_url: str 
     if missing:
         raise WeChatConfigError(f"set {', '.join(missing)} (from the Official Account's 基本配置 page)")
     aes_key = _secret(settings.wechat_aes_key) or None
+    if aes_key is None and not settings.wechat_plain_mode:
+        raise WeChatConfigError(
+            "set MINQING_WECHAT_AES_KEY (safe mode), or MINQING_WECHAT_PLAIN_MODE=true to accept unencrypted"
+            " messages: in plain mode a captured request can be replayed with another body (see README)"
+        )
     if aes_key is not None:
         try:
             MessageCrypto(token=token, aes_key=aes_key, appid=settings.wechat_appid)
@@ -130,8 +138,12 @@ class WeChatService:
         clock: Clock,
         options: WeChatOptions,
         delivery_clock: Clock | None = None,
+        gate: RateGate | None = None,
+        health: Health | None = None,
     ) -> None:
         self.options = options
+        self.gate = gate
+        self.health = health
         self.apologise = apologise
         self.db = db
         self.clock = clock
@@ -162,6 +174,8 @@ class WeChatService:
     def web_app(self) -> web.Application:
         server = web.Application(client_max_size=self.options.max_body_bytes)
         self.endpoint.routes(server)
+        if self.health is not None:
+            self.health.routes(server)  # /healthz, /readyz, /metrics beside /wechat (issue 16)
         return server
 
     async def start(self) -> int:
@@ -182,7 +196,9 @@ class WeChatService:
                 per_minute=self.options.robot_per_minute,
                 span=self.options.robot_span,
             )
-        self.delivery = Delivery(db=self.db, senders=senders, clock=self.delivery_clock, limits=self.options.limits)
+        self.delivery = Delivery(
+            db=self.db, senders=senders, clock=self.delivery_clock, limits=self.options.limits, gate=self.gate
+        )
         self._tasks = [
             asyncio.create_task(self.delivery.run(self.stop), name="wechat-delivery"),
             asyncio.create_task(self.marker.run(self.stop), name="wechat-passive-marker"),
@@ -241,12 +257,17 @@ async def serve_wechat(
     start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
+    dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
+    gate = gate_for(app.db, SystemClock(), redis_url=app.settings.redis_url, prefix=app.settings.redis_prefix)
     service = WeChatService(
-        handle=app.core.handle, apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options
-    )
+        handle=dead_letters.guard(), apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options,
+        gate=gate,
+    )  # fmt: skip
     scheduler: Any = None
+    retries: asyncio.Task[None] | None = None
     try:
         await service.start()
+        retries = asyncio.create_task(dead_letters.run(stop, on_handled=service.wake_delivery))
         # Digests and alerts go out through the same outbox and delivery as replies.
         if start_scheduler is not None:
             scheduler = start_scheduler(app, service.wake_delivery)
@@ -254,6 +275,8 @@ async def serve_wechat(
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if retries is not None:
+            retries.cancel()
         await service.close()
 
 

@@ -15,6 +15,8 @@ from handlers.aliases import expand_alias
 from handlers.messages import CONFIRM_PREFIX, Attachment, IncomingMessage, OutgoingMessage
 
 PLATFORM = "wechat"
+#: A MsgId is a 64-bit integer: at most 20 decimal digits.
+MSG_ID_DIGITS = 20
 #: Passive replies and customer-service texts carry at most 2048 bytes; keep a margin.
 TEXT_LIMIT_BYTES = 2000
 
@@ -54,17 +56,26 @@ class Envelope:
 def envelope(fields: Mapping[str, str]) -> Envelope:
     openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
     created = fields.get("CreateTime", "")
-    if not openid or not account or not created.isdigit() or len(openid) > 64:
+    if not openid or not account or not _digits(created) or len(openid) > 64 or len(account) > 64:
         raise WireError("missing FromUserName, ToUserName or CreateTime")
+    if len(created) > 11:  # seconds since 1970: ten digits until 2286
+        raise WireError("CreateTime out of range")
     message_id = fields.get("MsgId", "") if fields.get("MsgType") != "event" else ""
-    if fields.get("MsgType") != "event" and not message_id.isdigit():
+    if fields.get("MsgType") != "event" and not _digits(message_id):
         raise WireError("a message without a MsgId")
+    if len(message_id) > MSG_ID_DIGITS:
+        raise WireError("MsgId out of range")
     return Envelope(
         openid=openid,
         account=account,
         message_id=message_id or f"{openid}:{created}",
         sent_at=datetime.fromtimestamp(int(created), UTC),
     )
+
+
+def _digits(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts superscripts and other scripts' digits)."""
+    return value.isascii() and value.isdigit()
 
 
 def translate(fields: Mapping[str, str], where: Envelope) -> Translated:

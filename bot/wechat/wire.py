@@ -1,10 +1,9 @@
 """WeChat's XML: flat ``<xml><Tag>value</Tag>…</xml>`` documents in both directions."""
 
-import re
 import xml.etree.ElementTree as ET
 
-#: WeChat never sends a DTD; refusing one rules out entity-expansion and external-entity tricks.
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 
 class WireError(ValueError):
@@ -12,12 +11,16 @@ class WireError(ValueError):
 
 
 def parse_xml(body: bytes) -> dict[str, str]:
-    """The top-level fields of a WeChat XML document (nested elements keep their text only)."""
-    if _DTD.search(body):
-        raise WireError("XML with a DTD")
+    """The top-level fields of a WeChat XML document (nested elements keep their text only).
+
+    WeChat never sends a DTD. defusedxml refuses any (and any entity) after the parser has decoded
+    the document, so a DTD hidden in UTF-16 or another declared encoding is refused as well.
+    """
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as error:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as error:
+        raise WireError(f"XML with a DTD or entities: {type(error).__name__}") from error
+    except (ET.ParseError, ValueError, LookupError) as error:  # malformed, or an unknown encoding
         raise WireError(f"malformed XML: {error}") from error
     if root.tag != "xml":
         raise WireError(f"root element <{root.tag}>, expected <xml>")

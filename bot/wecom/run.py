@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
@@ -238,8 +239,9 @@ async def serve_wecom(
 ) -> None:
     """Run until ``stop`` is set."""
     core = app.core
+    dead_letters = DeadLetters(db=app.db, handle=core.handle, clock=core.clock)  # issue 16
     service = WeComService(
-        handle=core.handle,
+        handle=dead_letters.guard(),
         press=core.handle_callback,
         db=app.db,
         clock=core.clock,
@@ -249,14 +251,18 @@ async def serve_wecom(
         ),
     )
     scheduler: Any = None
+    retries: asyncio.Task[None] | None = None
     try:
         await service.start()
+        retries = asyncio.create_task(dead_letters.run(stop, on_handled=service.wake_delivery))
         if start_scheduler is not None:
             scheduler = start_scheduler(app, service.wake_delivery)
         await stop.wait()
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if retries is not None:
+            retries.cancel()
         await service.close()
 
 

@@ -7,6 +7,7 @@ from aiogram.types import Update as AiogramUpdate
 from telegram import Update as PTBUpdate
 
 from bot.telegram.translate import (
+    ALLOWED_UPDATES,
     AddedToGroup,
     BotIdentity,
     chat_key,
@@ -112,3 +113,16 @@ def test_split_text_cuts_at_line_breaks_and_never_loses_text() -> None:
 
     assert all(len(p) <= 20 for p in pieces) and pieces[0] == "第一行"
     assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
+
+
+@pytest.mark.parametrize("through", [as_ptb, as_aiogram], ids=["ptb", "aiogram"])
+def test_an_edited_message_keeps_its_id_and_carries_the_edit_time(fake: FakeTelegram, through: Any) -> None:
+    edited = {**fake.message(user_id=2001, text="3幢电梯坏了，已经两天"), "edit_date": 1_790_000_123}
+    raw = {"update_id": 7, "edited_message": edited}
+
+    seen = translate(through(raw), BOT)
+
+    assert isinstance(seen, IncomingMessage) and seen == translate(raw, BOT)
+    assert seen.message_id == str(edited["message_id"]) and seen.edit_id == "1790000123"
+    assert seen.text == "3幢电梯坏了，已经两天"
+    assert "edited_message" in ALLOWED_UPDATES

@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,12 +77,22 @@ class FakeTelegram:
     confirmed: int = 0
     #: While set, getUpdates withholds updates from this id on (a test's way to stop a burst half-way).
     hold_from: int | None = None
+    #: Enforce Telegram's limits (30 sends/s overall, 20/minute per group, 1/s per private chat) as
+    #: Telegram does: a send that would break one is answered 429 with retry_after and not delivered.
+    enforce_limits: bool = False
+    #: Every send refused for a broken limit: (chat_id, which limit).
+    limit_breaks: list[tuple[str, str]] = field(default_factory=list)
+    #: Windows are read this much shorter: the fake times a send when its own event loop gets to it,
+    #: which on a loaded machine can be a little after the request arrived.
+    limit_tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._throttles: list[_Throttle] = []
+        self._delivered: deque[float] = deque()
+        self._delivered_to: dict[str, deque[float]] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -200,15 +211,47 @@ class FakeTelegram:
             message["reply_markup"] = params["reply_markup"]
         return message
 
+    def _over_limit(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """429 when this send would break one of Telegram's limits; else count it as delivered."""
+        if not self.enforce_limits:
+            return None
+        now, chat = time.monotonic(), str(params.get("chat_id"))
+        span, limit = (60.0, 20) if chat.startswith("-") else (1.0, 1)
+        mine = self._delivered_to.setdefault(chat, deque())
+        for sent, window in ((self._delivered, 1.0), (mine, span)):
+            while sent and now - sent[0] >= window - self.limit_tolerance:
+                sent.popleft()
+        broken = "overall" if len(self._delivered) >= 30 else ("chat" if len(mine) >= limit else None)
+        if broken is not None:
+            self.limit_breaks.append((chat, broken))
+            retry = 1 if broken == "overall" or span == 1.0 else int(span - (now - mine[0])) + 1
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {retry}",
+                "parameters": {"retry_after": retry},
+            }
+        self._delivered.append(now)
+        mine.append(now)
+        return None
+
+    def sends_per_chat(self) -> dict[str, int]:
+        """Messages delivered (answered 200) to each chat."""
+        counts: dict[str, int] = {}
+        for call in self.calls:
+            if call.method in ("sendMessage", "sendPhoto") and call.status == 200:
+                counts[call.chat_id] = counts.get(call.chat_id, 0) + 1
+        return counts
+
     async def _api_sendMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        refused = self._throttled("sendMessage", params)
+        refused = self._throttled("sendMessage", params) or self._over_limit(params)
         if refused is not None:
             return refused
         text = html.unescape(_TAG.sub("", str(params.get("text", ""))))
         return 200, {"ok": True, "result": self._bot_message(params, text=text)}
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        refused = self._throttled("sendPhoto", params)
+        refused = self._throttled("sendPhoto", params) or self._over_limit(params)
         if refused is not None:
             return refused
         photo = [{"file_id": "sent-photo", "file_unique_id": "sent-photo-u", "width": 800, "height": 600}]

@@ -98,9 +98,11 @@ class FakeWeChat:
         self.aes_key = aes_key
         self.account = account
         self.clock = 1_795_000_000
+        #: Seconds added to the signed timestamp (a replayed or badly clocked request).
+        self.skew = 0
 
     def _query(self, *, forge: bool = False) -> dict[str, str]:
-        timestamp, nonce = str(int(time.time())), str(int.from_bytes(os.urandom(4), "big"))
+        timestamp, nonce = str(int(time.time()) + self.skew), str(int.from_bytes(os.urandom(4), "big"))
         signature = sha1_signature(self.token, timestamp, nonce)
         if forge:
             signature = sha1_signature("not-the-token", timestamp, nonce)

@@ -148,9 +148,12 @@ async def test_start_scheduler_registers_jobs_and_catches_up_at_once(world: Worl
     try:
         assert isinstance(handle.leadership, SoleLeader)
         jobs = {job.id: job for job in handle.scheduler.get_jobs()}
-        assert set(jobs) == {  # visits and surveys: issue 13
+        assert set(jobs) == {  # visits and surveys: issue 13; ops_notice: issue 16
             "week", "month", "quarter", "overdue", "pack_days", "leadership", "visits", "surveys", "survey_reminders",
+            "ops_notice",
         }  # fmt: skip
+        daily = jobs["ops_notice"].next_run_time.astimezone(SHANGHAI)
+        assert (daily.hour, daily.minute) == (9, 0)  # the admin's operations notice (issue 16)
         nightly = jobs["pack_days"].next_run_time.astimezone(SHANGHAI)
         assert (nightly.hour, nightly.minute) == (3, 30)
         weekly = jobs["week"].next_run_time.astimezone(SHANGHAI)
@@ -188,6 +191,7 @@ def test_deployment_settings_build_the_schedule() -> None:
         "visits": "0 8 * * mon",  # issue 13: the weekly visit lists
         "surveys": "0 9 1 * *",  # issue 13: the monthly 回访 / 知晓率 sample
         "survey_reminders": "0 10 * * *",
+        "ops_notice": "0 9 * * *",  # issue 16: the admin's daily operations notice
     }
     assert (schedule.chief_after, schedule.leader_after, schedule.digest.min_sample) == (0.25, 1.0, 3)
     assert str(schedule.zone) == "Asia/Shanghai"
