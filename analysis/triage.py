@@ -20,6 +20,55 @@ _ONLY = re.compile(
     r"好的谢谢|好的收到|收到谢谢|谢谢大家|谢谢提醒|感谢提醒|感谢分享|谢谢分享|路过|围观|来了|在|在的|不客气|客气了)"
     r"[啊呀哈了的啦哦喔嘛呢吧哟呦噢～~！!。.，,…\s]*$",
 )
+#: Words that only acknowledge, thank, agree, greet or laugh, and who they are said to. A post made of
+#: nothing else ("谢谢你啊王姐", "收到，谢谢网格员", "辛苦了🙏", "sd", "[强][强]") is chatter, whoever it thanks:
+#: praise that is a matter says what was done.
+_ACK_WORD = (
+    r"好的?|好滴|好嘞|好吧|好好|嗯+|哦+|噢+|喔+|哈+|呵+|嘿+|h{3,}|收到|已收到|了解|明白|知道了|晓得了|懂了|ok|okay|"
+    r"谢谢|谢啦|谢了|多谢|感谢|感恩|辛苦|没问题|可以|行|对|是的|是啊|同意|赞同|赞|顶|支持|附议|同上|\+1|"
+    r"我也是|我也一样|同感|一样|确实|真的|是呢|已阅|阅|告知|提醒|分享|通知|不错|厉害|棒|真棒|牛|优秀|"
+    r"早上好|早安|午安|晚安|晚上好|中午好|下午好|大家好|你好|您好|早|好久不见|欢迎|新邻居|"
+    r"新年好|过年好|[新中端国元]?[年秋午庆宵旦]?(?:节日)?(?:快乐|安康|愉快)|周末愉快|生日快乐|恭喜|祝贺|一路顺风|一路平安|"
+    r"到时候见|回头见|再见|拜拜|不客气|客气了|应该的|邻居之间|互相帮助|路过|围观|来了|在的|在|我也听说了|听说了|"
+    r"sd|yyds|xswl|nsdd|dbq|awsl|nb|666+|tql|bdjw|hhh+|233+|ok了|okk"
+)
+_ADDRESSEE = (
+    r"你们?|您|大家|各位|邻居们?|亲们?|家人们|网格员|小?[王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯"
+    r"于董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯"
+    r"邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文](?:姐|哥|叔|姨|阿姨|师傅|老师|书记|主任|警官|大爷|奶奶|总|工)?|"
+    r"阿姨|叔叔|师傅|书记|主任|老师|社区|物业|民警|警官|保安|志愿者|群主|管家|领导|楼主|楼上|宝子们?|老铁们?"
+)
+_BARE = re.compile(
+    rf"^(?:(?:{_ACK_WORD}|{_ADDRESSEE}|啊|呀|啦|了|的|哦|喔|嘛|呢|吧|哟|呦|噢|哇|都|也|大家|真|太|很|非常|好|们|"
+    r"[\s,.!?~～…、:;。，！？]|\[[^\]]{1,6}\]|[^\w\s])+)$"
+)
+_ACK_ANY = re.compile(rf"(?:{_ACK_WORD})|\[[^\]]{{1,6}}\]|[^\w\s,.!?~～…、:;。，！？]")
+
+
+def bare_acknowledgement(text: str) -> bool:
+    """True when ``text`` only thanks, agrees, greets or laughs (sticker text and emoji included)."""
+    return len(text) <= 40 and _BARE.match(text) is not None and _ACK_ANY.search(text) is not None
+
+
+#: A note about one's own part in a matter already in hand, or a plan among members ("刚问过了，说是
+#: 明天上午恢复", "我已经跟物业说过了", "好，我下午过去一趟"), a private errand, or a word about the
+#: group itself: nothing for the community to do.
+_STATUS = compile_cues(
+    r"(?:刚|已经|已|早就)(?:问过|问了|说过|反映过|报过|打过|联系过|报修过|跟.{1,8}说过|跟.{1,8}说了|转给|转发给|"
+    r"付款|付了|报名|报了名|交了|登记了)|说是.{0,12}(?:恢复|来修|来看|来处理|就好|来)|"
+    r"我(?:晚点|等下|等会儿?|待会儿?|一会儿?|下午|晚上|明天|明早|回头|马上|这就)?(?:再)?(?:过去|去|来|下去)"
+    r"(?:看看|瞧瞧|问问|看一下|瞅瞅|一趟|拿|取|看情况)|我也去|你下来吧|我在楼下了|"
+    r"(?:放|搁)(?:在)?你(?:家)?(?:门口|那)|给我留|我晚上来拿|来拿吧|"
+    r"(?:跟|和)我(?:妈|爸|家人|老公|老婆|爸妈|家里)说|转给我(?:爸妈|爸|妈|家人)|"
+    r"不好意思|发错|回复晚了|打扰了|抱歉|见谅|包涵|"
+    r"群主|进群|拉进.{0,6}群|群名片|群名|移出群|移出了|禁止发广告|发广告|"
+    r"已经找到了|找到了谢谢|我也是这么想|我也这么想|我也这样想|我也觉得|祝贺|恭喜|羡慕|真乖|好可爱|好看吗|好看|熬夜看|世界杯|春晚|彩虹|收衣服|早点休息|太极|广场舞|老地方|"
+    r"领养|送养|小猫|小狗狗|几年级|裁缝店|划算|还有吗|想要一份|要一份|"
+    r"回收|上门回收|价格公道|价格实惠|面议|待遇|保姆|家政|保洁|开荒|直播带货|带货|欢迎围观|"
+    r"^转[:：]|常识|小贴士"
+)
+#: A word to the group's admin about the group itself ("群主能不能把我拉进二群"), even as a request.
+_ABOUT_GROUP = compile_cues(r"群主.{0,12}(?:拉|加|进群|踢|改|发)|拉(?:我)?进.{0,6}群|群名片|改.{0,4}群名|移出群|发错群")
 #: Signs of chatter anywhere in a post.
 _CHATTER = compile_cues(
     # replies to other members
@@ -51,13 +100,17 @@ _MATTER = compile_cues(
     r"占用|占道|乱停|乱扔|乱倒|乱搭|违建|违章|乱贴|小广告贴|危险|隐患|不安全|安全隐患|受不了|太过分|"
     r"什么时候(?:修|来|处理|解决|恢复|能)|多久(?:能|才)|怎么还|为什么还|凭什么|咋还|还没(?:修|处理|解决|来)|"
     r"能不能(?:修|处理|管|解决|清理|安排|派)|可以(?:修|处理|管)一下|麻烦(?:物业|社区|网格员|师傅)|网格员|居委会|"
+    r"脏|太[响吵脏乱臭差贵晚久慢]|睡不着|吵得|[好几]{1,2}天没|"
+    r"建议|应该(?:把|早|管|修|换|挪|处理|整治)|该(?:换|挪|修|管|整治|处理|清理|拆)|怎么又|又[涨张]|乱涨|就涨|乱收费|"
     r"被偷|偷了|被骗|诈骗|骗子|欠薪|拖欠|就没了|被拿走|被人拿|丢了[两几三四]次|又丢|没反应|扣了钱|钱扣了|"
     r"短斤少两|缺斤少两|坑人|宰客|失业|就业|能不能|能否|可不可以|有没有什么|"
     r"多亏|辛苦你们|(?:谢谢|感谢)(?:网格员|社区|物业|师傅|保安|书记|居委会|志愿者|民警|医生)",
 )
 #: Notices and adverts carry the "matter" words of what they announce ("明天停水"); these show the
 #: post itself is the announcement.
-_NOTICE = compile_cues(r"^【|温馨提示|将于|定于|届时|敬请|特此|请各位|请广大|相互转告|转发|转自")
+_NOTICE = compile_cues(
+    r"^【|温馨提示|将于|定于|届时|敬请|特此|请各位|请广大|相互转告|转发|转自|^转[:：]|先说声抱歉|抱歉|见谅|包涵"
+)
 #: ... unless the poster complains about it or thanks someone for it.
 _COMPLAINT = compile_cues(r"投诉|举报|反映|没人管|还没|又|怎么|为什么|凭什么|几天了|太|\?|？|谢谢|感谢|多亏|辛苦")
 
@@ -75,12 +128,12 @@ def chatter_signal(text: str) -> bool | None:
 
     ``text`` is the cleaned post, lower-cased.
     """
-    if not has_words(text):
-        return True  # emoji, stickers' alt text, punctuation: nothing to act on
+    if not has_words(text) or bare_acknowledgement(text) or _ABOUT_GROUP.search(text):
+        return True  # emoji, stickers' alt text, punctuation, a bare thanks: nothing to act on
     matter = _MATTER.search(text)
     if matter is not None:
         # An announcement of a stoppage or an advert for a repair shop is still not a resident's matter.
         return bool(_NOTICE.search(text) and not _COMPLAINT.search(text))
-    if _ONLY.match(text) or _CHATTER.search(text):
+    if _ONLY.match(text) or _CHATTER.search(text) or _STATUS.search(text):
         return True
     return None
