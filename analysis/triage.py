@@ -30,7 +30,7 @@ _ACK_WORD = (
     r"早上好|早安|午安|晚安|晚上好|中午好|下午好|大家好|你好|您好|早|好久不见|欢迎|新邻居|"
     r"新年好|过年好|[新中端国元]?[年秋午庆宵旦]?(?:节日)?(?:快乐|安康|愉快)|周末愉快|生日快乐|恭喜|祝贺|一路顺风|一路平安|"
     r"到时候见|回头见|再见|拜拜|不客气|客气了|应该的|邻居之间|互相帮助|路过|围观|来了|在的|在|我也听说了|听说了|"
-    r"sd|yyds|xswl|nsdd|dbq|awsl|nb|666+|tql|bdjw|hhh+|233+|ok了|okk"
+    r"学到了|涨知识|也是这样|天气(?:不错|真好|真不错)|sd|yyds|xswl|nsdd|dbq|awsl|nb|666+|tql|bdjw|hhh+|233+|ok了|okk"
 )
 _ADDRESSEE = (
     r"你们?|您|大家|各位|邻居们?|亲们?|家人们|网格员|小?[王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯"
@@ -50,22 +50,38 @@ def bare_acknowledgement(text: str) -> bool:
     return len(text) <= 40 and _BARE.match(text) is not None and _ACK_ANY.search(text) is not None
 
 
-#: A note about one's own part in a matter already in hand, or a plan among members ("刚问过了，说是
-#: 明天上午恢复", "我已经跟物业说过了", "好，我下午过去一趟"), a private errand, or a word about the
-#: group itself: nothing for the community to do.
-_STATUS = compile_cues(
-    r"(?:刚|已经|已|早就)(?:问过|问了|说过|反映过|报过|打过|联系过|报修过|跟.{1,8}说过|跟.{1,8}说了|转给|转发给|"
+#: A note about one's own part in a matter already in hand, or a plan or errand among members ("刚问过了，
+#: 说是明天上午恢复", "我已经跟物业说过了", "好，我下午过去一趟"): nothing more for the community to do,
+#: even though it names the matter (unless it says the matter is still not in hand: ``_GRIEVANCE``).
+_IN_HAND = compile_cues(
+    r"(?:刚|已经|已|早就)(?:问过|问了|说过|反映过|报过|报给|打过|打了|联系过|报修过|跟.{1,8}说过|跟.{1,8}说了|转给|转发给|"
     r"付款|付了|报名|报了名|交了|登记了)|说是.{0,12}(?:恢复|来修|来看|来处理|就好|来)|"
     r"我(?:晚点|等下|等会儿?|待会儿?|一会儿?|下午|晚上|明天|明早|回头|马上|这就)?(?:再)?(?:过去|去|来|下去)"
-    r"(?:看看|瞧瞧|问问|看一下|瞅瞅|一趟|拿|取|看情况)|我也去|你下来吧|我在楼下了|"
+    r".{0,6}(?:看看|瞧瞧|问问|看一下|瞅瞅|一趟|拿|取|看情况)|等消息|等通知|等回复|说马上|说.{0,4}派人来|说.{0,4}[上下]午来|"
+    r"我也去|你下来吧|我在楼下了|"
     r"(?:放|搁)(?:在)?你(?:家)?(?:门口|那)|给我留|我晚上来拿|来拿吧|"
     r"(?:跟|和)我(?:妈|爸|家人|老公|老婆|爸妈|家里)说|转给我(?:爸妈|爸|妈|家人)|"
     r"不好意思|发错|回复晚了|打扰了|抱歉|见谅|包涵|"
+    r"我(?:刚|已经|早就|也)?(?:问|说|反映|报|打电话|联系)(?:过|了)|(?:他们|物业|那边|师傅|工作人员|对方)说.{0,12}"
+    r"(?:来水|来电|恢复|来修|来处理|就好|来|修好)|(?:已经|正)在处理|在处理了|"
+    r"我(?:晚点|等下|等会儿?|待会儿?|一会儿?|回头|马上)?(?:下楼|上楼|出去)(?:看看|瞧瞧|看一下|瞅瞅)"
+)
+#: Small talk, apologies, private deals and adverts: chatter when nothing in the post is a matter.
+_SMALL_TALK = compile_cues(
     r"群主|进群|拉进.{0,6}群|群名片|群名|移出群|移出了|禁止发广告|发广告|"
     r"已经找到了|找到了谢谢|我也是这么想|我也这么想|我也这样想|我也觉得|祝贺|恭喜|羡慕|真乖|好可爱|好看吗|好看|熬夜看|世界杯|春晚|彩虹|收衣服|早点休息|太极|广场舞|老地方|"
     r"领养|送养|小猫|小狗狗|几年级|裁缝店|划算|还有吗|想要一份|要一份|"
     r"回收|上门回收|价格公道|价格实惠|面议|待遇|保姆|家政|保洁|开荒|直播带货|带货|欢迎围观|"
-    r"^转[:：]|常识|小贴士"
+    r"有没有人知道|有人知道|谁知道|求推荐|推荐一下|代收|代取|代买|每件|"
+    r"天气(?:不错|真好|真不错|好好)|出租(?!车)|求租|好商量|价格可议|可议价|有意者|^转[:：]|常识|小贴士"
+)
+#: A post that opens by addressing one neighbour ("王姐你家那个酸菜怎么腌的", "@小李 晚上一起吃饭"),
+#: not an officer or an office: talk between members when nothing in it is a matter.
+_TO_NEIGHBOUR = re.compile(
+    r"^(?:@(?!网格|社区|物业|书记|主任|居委|街道|管家)\S{1,8}\s|"
+    r"小?[王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴"
+    r"夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文]"
+    r"(?:姐|哥|叔|姨|婶|嫂|阿姨|大爷|奶奶|大妈)[,，\s]?(?:你|您))"
 )
 #: A word to the group's admin about the group itself ("群主能不能把我拉进二群"), even as a request.
 _ABOUT_GROUP = compile_cues(r"群主.{0,12}(?:拉|加|进群|踢|改|发)|拉(?:我)?进.{0,6}群|群名片|改.{0,4}群名|移出群|发错群")
@@ -94,12 +110,15 @@ _CHATTER = compile_cues(
 )
 #: Signs of a matter: something to fix, stop or answer. Any one of them keeps a post a matter.
 _MATTER = compile_cues(
-    r"坏了|坏掉|损坏|不亮|不通|修一下|修修|维修|报修|来修|没人修|漏水|渗水|堵了|堵住|堵塞|臭|吵|噪音|扰民|"
+    r"坏了|坏掉|损坏|不亮|不通|修一下|修修|维修|报修|来修|没人修|漏水|渗水|堵了|堵死|堵得|堵住|堵塞|臭|吵|噪音|扰民|"
     r"没人管|有人管|管管|管一管|管一下|投诉|举报|反映|反应一下|处理一下|处理下|尽快处理|解决一下|请.{0,6}(?:处理|解决|安排|来|派)|"
     r"整改|清理一下|清一下|派人|来人|求助|帮帮|帮忙看|帮忙处理|停水|停电|没水|没电|断水|断电|停气|没暖气|暖气不热|"
     r"占用|占道|乱停|乱扔|乱倒|乱搭|违建|违章|乱贴|小广告贴|危险|隐患|不安全|安全隐患|受不了|太过分|"
     r"什么时候(?:修|来|处理|解决|恢复|能)|多久(?:能|才)|怎么还|为什么还|凭什么|咋还|还没(?:修|处理|解决|来)|"
     r"能不能(?:修|处理|管|解决|清理|安排|派)|可以(?:修|处理|管)一下|麻烦(?:物业|社区|网格员|师傅)|网格员|居委会|"
+    r"盖章|证明|办理|手续|申请|补贴|社保|医保|户口|居住证|低保|"
+    r"(?:社区|居委会?|街道|物业|网格员).{0,8}(?:几点|什么时候|在哪|怎么|有没有|能不能)|"
+    r"顺便|另外|还有个事|还有件事|请问.{0,10}(?:社区|物业|居委|街道|办|哪里|怎么|什么时候|几点)|"
     r"脏|太[响吵脏乱臭差贵晚久慢]|睡不着|吵得|[好几]{1,2}天没|"
     r"建议|应该(?:把|早|管|修|换|挪|处理|整治)|该(?:换|挪|修|管|整治|处理|清理|拆)|怎么又|又[涨张]|乱涨|就涨|乱收费|"
     r"被偷|偷了|被骗|诈骗|骗子|欠薪|拖欠|就没了|被拿走|被人拿|丢了[两几三四]次|又丢|没反应|扣了钱|钱扣了|"
@@ -115,6 +134,11 @@ _NOTICE = compile_cues(
 _COMPLAINT = compile_cues(r"投诉|举报|反映|没人管|还没|又|怎么|为什么|凭什么|几天了|太|\?|？|谢谢|感谢|多亏|辛苦")
 
 
+#: What keeps a status update a matter: it says the matter is still not in hand, or adds one of its own.
+_GRIEVANCE = compile_cues(
+    r"还没|没人|到现在|结果|又|怎么|为什么|凭什么|几天了|一直|还是|但是|可是|不过|另外|顺便|也[坏漏停堵没]|"
+    r"[?？]|太|不[行能]|到底|不归|归谁|不管|推来推去|不好(?!意思)|没用|坏|漏|堵|臭|吵|脏|危险"
+)
 _WORD = re.compile(r"[^\W_]")
 
 
@@ -130,10 +154,12 @@ def chatter_signal(text: str) -> bool | None:
     """
     if not has_words(text) or bare_acknowledgement(text) or _ABOUT_GROUP.search(text):
         return True  # emoji, stickers' alt text, punctuation, a bare thanks: nothing to act on
+    if _IN_HAND.search(text) and not _GRIEVANCE.search(text):
+        return True  # "我刚打了物业电话，说马上派人来" names the matter but leaves it in hand
     matter = _MATTER.search(text)
     if matter is not None:
         # An announcement of a stoppage or an advert for a repair shop is still not a resident's matter.
         return bool(_NOTICE.search(text) and not _COMPLAINT.search(text))
-    if _ONLY.match(text) or _CHATTER.search(text) or _STATUS.search(text):
+    if _ONLY.match(text) or _CHATTER.search(text) or _SMALL_TALK.search(text) or _TO_NEIGHBOUR.match(text):
         return True
     return None
