@@ -29,7 +29,7 @@ _HEIGHT = (
 _FALLING_THING = (
     r"(?:瓷砖|外墙砖|墙砖|外墙|墙皮|玻璃|窗户|窗框|窗扇|广告牌|招牌|牌匾|空调外机|外机|花盆|树枝|大树|树|"
     r"石块|石头|砖头|砖块|钢管|钢筋|铁皮|铁架|彩钢瓦|雨棚|遮阳棚|脚手架|吊篮|电线杆|线杆|灯杆|吊顶|防盗网|"
-    r"晾衣架|晾衣杆|衣架|杆子|花架|冰溜子|冰锥|冰凌|冰柱|大块|东西|杂物|保温层|混凝土块?|水泥块|店招|水箱盖|盖板|盆花|大花)"
+    r"天花板|顶棚|晾衣架|晾衣杆|衣架|杆子|花架|冰溜子|冰锥|冰凌|冰柱|大块|东西|杂物|保温层|混凝土块?|水泥块|店招|水箱盖|盖板|盆花|大花)"
 )
 _FALLING = (
     r"(?:掉下来|掉了下来|往下掉|砸下来|落下来|坠落|掉落|摇摇欲坠|晃晃悠悠|悬在半空|吊在半空|挂在半空|悬空|"
@@ -45,7 +45,7 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         rf"(?:坐|站|蹲|趴|爬|挂|翻|骑)(?:在|到|上|出)?.{{0,8}}{_HEIGHT}"
         rf"|{_HEIGHT}.{{0,8}}(?:坐着|站着|蹲着|趴着|挂着)"
         r"|爬窗|爬阳台|爬护栏|翻窗|翻阳台|翻护栏|翻栏杆"
-        rf"|{_HEIGHT}.{{0,4}}爬|往.{{0,4}}{_HEIGHT}.{{0,2}}爬|(?:放|摆|挂)在(?:护栏|栏杆|窗台|阳台)外"
+        rf"|{_HEIGHT}.{{0,8}}爬|往.{{0,4}}{_HEIGHT}.{{0,2}}爬|(?:放|摆|挂)在(?:护栏|栏杆|窗台|阳台)外"
         # place first, then the person: 楼顶有个人坐在边上
         rf"|{_HEIGHT}.{{0,10}}(?:人|孩子|小孩|醉).{{0,10}}(?:边上|边边|边缘|沿上|沿边)"
         r"|从(?:楼顶|天台|楼上|顶楼).{0,4}(?:下去|跳)"
@@ -75,9 +75,10 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         r"在流血|喊不应|叫不应|喊不答应|(?:从|在).{0,6}(?:楼上|楼梯|高处).{0,4}(?:摔|掉|跌)下来|"
         r"(?:人|他|她|老人|孩子|小孩|大爷|阿姨|奶奶|爷爷)倒在|敲门.{0,4}(?:无人|没人|没有人)(?:应|开)|"
         r"躺(?:在)?(?:马)?路(?:中间|上|边)|捂(?:着)?胸口|脸色(?:发白|发青|很难看|铁青|苍白|发紫)|推下|推倒在|(?:叫|喊|拍|推)(?:了)?(?:他|她)?.{0,3}没(?:有)?反应|"
+        r"没(?:有)?动静|噎着|脸(?:都)?(?:紫|青)了|(?:有人|人都|好几个人|大家)(?:都)?(?:头晕|头疼|恶心|呕吐|晕了)|"
         r"误(?:喝|服|食|吞)|中毒|吞了(?:电池|硬币|磁铁|药)|(?:突然|一下子|当场)(?:晕|昏|倒|抽)|说不了话|半边身子|半身不遂|口齿不清|中风|脑梗|心梗|胸口(?:剧痛|疼得)|"
         r"(?:摔|滑|跌)(?:倒|了一跤|下来|下去).{0,12}(?:动不了|断了|起不来|站不起来|流血|不能动|骨折)|"
-        r"(?:压|砸|埋)(?:住|到|中|伤)了?(?:一个|个|人|路人|孩子|小孩|老人)|晕了过去|嘴唇发紫|流了?好多血|血流不止|一直(?:在)?流血|"
+        rf"(?:压|砸|埋)(?:住|到|中|伤)了?(?:一个|个|人|路人|我|他|她|{_KIN})|晕了过去|嘴唇发紫|流了?好多血|血流不止|一直(?:在)?流血|"
         r"被.{0,6}撞倒|撞倒了|撞飞|被车撞|噎住|卡住了.{0,8}(?:脸|憋|喘|说不出)|憋红|海姆立克|喘不上气|呼吸困难",
     ),
     (
@@ -86,7 +87,7 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         r"(?:人|我|孩子|小孩|老人|宝宝|娃).{0,4}出不来|电梯.{0,6}出不来|被埋|压在下面|被压住|锁在车里|锁在家里|反锁在|"
         r"电梯.{0,12}里面(?:有|还有|关着|困着)?(?:人|[一二三两几0-9]+个人|小孩|孩子|老人)|"
         r"电梯.{0,8}(?:往下坠|下坠|坠了|溜车|冲顶|蹲底)|夹住|被夹|被拖着|卡在里面|踩空卡|"
-        r"拔不出|(?:头|手|脚|腿|胳膊).{0,6}(?:卡住|卡在|伸进)|卡在(?:栏杆|门缝|缝里|洞里)|"
+        r"被(?:锁|关|困|卡)在|(?:人|小孩|孩子|老人|我|他|她|宝宝|娃)(?:被)?卡在|拔不出|(?:头|手|脚|腿|胳膊).{0,6}(?:卡住|卡在|伸进)|卡在(?:栏杆|门缝|缝里|洞里)|"
         r"电梯.{0,20}(?:我|人|孩子|老人|小孩)(?:还)?在里面|轿厢不在|(?:电梯井|井道).{0,6}(?:踩空|掉下去|踩进)|差点(?:有人)?(?:踩进|踩空|掉进|掉下)|"
         r"车里.{0,4}(?:锁|关)着.{0,10}(?:个)?(?:小孩|孩子|宝宝|婴儿|老人)|下不去|逃不出|跑不出",
     ),
@@ -131,7 +132,7 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         "electricity",
         r"触电|电到人|被电到|被电了|被电击|电击|漏电.{0,8}(?:人|孩子|麻|电到)|"
         r"电线.{0,8}(?:冒火|火花|着火|掉下来|垂下来|垂到|快垂|拖到地|拖地|落地|掉在地上|断了|耷拉|泡在水里)|"
-        r"(?:电线杆|线杆).{0,6}(?:歪得|要倒|快倒|倒了|断了)|火星子|打火花|冒火花|冒电火花|"
+        r"变压器.{0,4}(?:爆|炸|着|冒)|电线掉在|(?:电线杆|线杆).{0,6}(?:歪得|要倒|快倒|倒了|断了)|火星子|打火花|冒火花|冒电火花|"
         r"(?:灯座|插座|电线|电箱|开关|电表|配电).{0,8}(?:进水|漏水|往下流|流水|滴水|泡水|泡在水)|"
         r"电箱.{0,4}(?:冒|响|着|烧)|配电[箱房].{0,6}(?:冒|响|着|烧|爆)|高压线.{0,8}(?:断|掉|垂|落|碰)",
     ),
@@ -212,6 +213,8 @@ _MODIFIER = re.compile(
     r"(?:的?问题|的事|这事|那事|隐患|风险|预警|演练|报警器|保险|险|通道|警示|标志|宣传|知识|事故率|自救)"
 )
 _PET = re.compile(r"猫|狗|宠物|鹦鹉|鸟|兔|仓鼠|乌龟|鸡|鸭|" + _BELONGING[3:-1])
+#: A degree that makes the words no emergency ("有点漏电", "有点塌"), or a supposition ("真着火了怎么办").
+_MILD = ("有点", "有些", "一点点", "稍微", "轻微", "真", "真的")
 _DENIED = re.compile(r"(?:没有|没|不是|并非|并没有|无)(?:闻到|看到|发现)?.{0,2}$")
 
 _HAZARDS = tuple((name, compile_cues(pattern)) for name, pattern in _CRITICAL)
@@ -232,6 +235,15 @@ class SafetyFinding:
     @property
     def critical(self) -> bool:
         return bool(self.hazard) and not self.not_real
+
+
+#: Everyday troubles that a cry of "救命" is a figure for ("作业写不完，救命").
+_TRIVIAL = compile_cues(r"作业|血压都|胖|减肥|物业费|菜价|房价|工资|加班|老板|考试|成绩|堵车|快递|外卖|追剧")
+
+
+def figure_of_speech(text: str) -> bool:
+    """True when an alarming word in ``text`` is a figure for an everyday trouble or a joke."""
+    return bool(_FIGURATIVE.search(text) or _TRIVIAL.search(text))
 
 
 def named_only(text: str, word: str) -> bool:
@@ -282,15 +294,16 @@ def assess(text: str) -> SafetyFinding:
     for name, pattern in _HAZARDS:
         for match in pattern.finditer(text):
             before = text[: match.start()]
-            if _DENIED.search(before[-6:]):
-                continue  # "没有煤气味" denies this one; another mention may still count
-            if (
-                _MODIFIER.match(text, match.end())
+            # "没有煤气味" denies this mention, "有点漏电" plays it down, "火灾隐患" names a risk, "猫跑丢了" is
+            # lost-and-found: another mention may still count.
+            idle = bool(
+                _DENIED.search(before[-6:])
+                or before.endswith(_MILD)
+                or _MODIFIER.match(text, match.end())
                 or before.endswith("防")
                 or (name == "missing" and _PET.search(before[-8:] + match.group(0)))
-            ):
-                continue  # "火灾隐患" names a risk, not a fire; "猫跑丢了" is lost-and-found
-            if excused(text, before):
+            )
+            if idle or excused(text, before):
                 excused_finding = excused_finding or SafetyFinding(hazard=name, cue=match.group(0), not_real=True)
                 continue
             return SafetyFinding(hazard=name, cue=match.group(0))
