@@ -15,7 +15,7 @@ someone for or says is over ("上次水管爆了谢谢师傅"), a hypothetical o
 import re
 from dataclasses import dataclass
 
-from analysis.patterns import compile_cues
+from analysis.patterns import compile_any, compile_cues
 
 _KIN = (
     r"(?:老人|老太太|老太|老头|老大爷|大爷|奶奶|爷爷|外婆|外公|姥姥|姥爷|爸|妈|父亲|母亲|小孩|孩子|小朋友|娃|"
@@ -48,6 +48,7 @@ _CRITICAL: tuple[tuple[str, str], ...] = (
         rf"|{_HEIGHT}.{{0,8}}爬|往.{{0,4}}{_HEIGHT}.{{0,2}}爬|(?:放|摆|挂)在(?:护栏|栏杆|窗台|阳台)外"
         # place first, then the person: 楼顶有个人坐在边上
         rf"|{_HEIGHT}.{{0,10}}(?:人|孩子|小孩|醉).{{0,10}}(?:边上|边边|边缘|沿上|沿边)"
+        rf"|{_HEIGHT}.{{0,12}}(?:坐|站|蹲|趴|走)(?:在|着)?.{{0,4}}(?:边上|边边|边缘|沿上|沿边)"
         r"|从(?:楼顶|天台|楼上|顶楼).{0,4}(?:下去|跳)"
         r"|(?:喊着|说|嚷着|闹着)要跳|要跳(?:了|下来|[!,。]|$)"
         r"|要跳楼|想跳楼|跳楼|要跳下去|想跳下去|跳下去|要跳河|跳河|跳江|跳湖",
@@ -219,7 +220,7 @@ _DENIED = re.compile(r"(?:没有|没|不是|并非|并没有|无)(?:闻到|看�
 
 _HAZARDS = tuple((name, compile_cues(pattern)) for name, pattern in _CRITICAL)
 #: Every hazard in one search: most posts have none, and this says so in one pass.
-_ANY_HAZARD = compile_cues("|".join(f"(?:{pattern})" for _, pattern in _CRITICAL))
+_ANY_HAZARD = compile_any([pattern for _, pattern in _CRITICAL])
 
 
 @dataclass(frozen=True, slots=True)
