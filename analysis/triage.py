@@ -72,10 +72,10 @@ _IN_HAND = compile_cues(
 #: Small talk, apologies, private deals and adverts: chatter when nothing in the post is a matter.
 _SMALL_TALK = compile_cues(
     r"群主|进群|拉进.{0,6}群|群名片|群名|移出群|移出了|禁止发广告|发广告|"
-    r"已经找到了|找到了谢谢|我也是这么想|我也这么想|我也这样想|我也觉得|祝贺|恭喜|羡慕|真乖|好可爱|好看吗|好看|熬夜看|世界杯|春晚|彩虹|收衣服|早点休息|太极|广场舞|老地方|"
-    r"领养|送养|小猫|小狗狗|几年级|裁缝店|划算|还有吗|想要一份|要一份|"
-    r"回收|上门回收|价格公道|价格实惠|面议|待遇|保姆|家政|保洁|开荒|直播带货|带货|欢迎围观|"
-    r"开心|高兴|谁有|谁家有|借我|借一下|好吃|新开了|新开的|开了一家|喝茶|聚聚|来我家|串门|自家种|自家做|(?:十|[0123456789]+)[块元]|我给你|给你送|送过去|已阅|按时参加|准时参加|"
+    r"已经找到了|找到了谢谢|我也是这么想|我也这么想|我也这样想|我也觉得|祝贺|恭喜|羡慕|真乖|好可爱|好看吗|好看|熬夜看|世界杯|春晚|彩虹|收衣服|早点休息|太极|老地方|"
+    r"领养|送养|小猫|小狗狗|几年级|裁缝店|划算|想要一份|要一份|"
+    r"上门回收|价格公道|价格实惠|面议|待遇|住家保姆|开荒保洁|直播带货|带货|欢迎围观|"
+    r"开心|高兴|谁有|谁家有|借我|借一下|好吃|开了一家|喝茶|聚聚|来我家|串门|自家种|自家做|(?:十|[0123456789]+)[块元]|我给你|给你送|送过去|已阅|按时参加|准时参加|"
     r"有没有人知道|有人知道|谁知道|求推荐|推荐一下|代收|代取|代买|每件|"
     r"天气(?:不错|真好|真不错|好好)|出租(?!车)|求租|好商量|价格可议|可议价|有意者|^转[:：]|常识|小贴士"
 )
@@ -88,7 +88,7 @@ _TO_NEIGHBOUR = re.compile(
     r"(?:姐|哥|叔|姨|婶|嫂|阿姨|大爷|奶奶|大妈)[,，\s]?(?:你|您))"
 )
 #: A word to the group's admin about the group itself ("群主能不能把我拉进二群"), even as a request.
-_ABOUT_GROUP = compile_cues(r"群主.{0,12}(?:拉|加|进群|踢|改|发)|拉(?:我)?进.{0,6}群|群名片|改.{0,4}群名|移出群|发错群")
+_ABOUT_GROUP = compile_cues(r"群主.{0,12}(?:拉|加|进群|改|发)|拉(?:我)?进.{0,6}群|群名片|改.{0,4}群名|移出群|发错群")
 #: Signs of chatter anywhere in a post.
 _CHATTER = compile_cues(
     # replies to other members
@@ -120,7 +120,7 @@ _MATTER = compile_cues(
     r"占用|占道|乱停|乱扔|乱倒|乱搭|违建|违章|乱贴|小广告贴|危险|隐患|不安全|安全隐患|受不了|太过分|"
     r"什么时候(?:修|来|处理|解决|恢复|能)|多久(?:能|才)|怎么还|为什么还|凭什么|咋还|还没(?:修|处理|解决|来)|"
     r"能不能(?:修|处理|管|解决|清理|安排|派)|可以(?:修|处理|管)一下|麻烦(?:物业|社区|网格员|师傅)|网格员|居委会|"
-    r"没(?:有)?(?:热水|水了|电了|气了|网了|信号)|还是没|还没(?:有)?人|没(?:有)?人(?:收|管|修|来|清|处理|打扫)|盖章|证明|办理|手续|申请|补贴|社保|医保|户口|居住证|低保|"
+    r"没(?:有)?(?:热水|水了|电了|气了|网了|信号)|还是没|群租|隔成|尿骚|骚味|白蚁|合法吗|还没(?:有)?人|没(?:有)?人(?:收|管|修|来|清|处理|打扫)|盖章|证明|办理|手续|申请|补贴|社保|医保|户口|居住证|低保|"
     r"(?:社区|居委会?|街道|物业|网格员).{0,8}(?:几点|什么时候|在哪|怎么|有没有|能不能)|"
     r"顺便|另外|还有个事|还有件事|请问.{0,10}(?:社区|物业|居委|街道|办|哪里|怎么|什么时候|几点)|"
     r"脏|太[响吵脏乱臭差贵晚久慢]|睡不着|吵得|[好几]{1,2}天没|"
@@ -143,6 +143,8 @@ _GRIEVANCE = compile_cues(
     r"还没|没人|到现在|结果|又|怎么|为什么|凭什么|几天了|一直|还是|但是|可是|不过|另外|顺便|也[坏漏停堵没]|"
     r"[?？]|太|不[行能]|到底|不归|[让叫]我找|归谁|不管|推来推去|不好(?!意思)|没用|坏|漏|堵|臭|吵|脏|危险"
 )
+#: Words of annoyance that keep small talk's words ("广场舞", "出租", "保洁") from making a complaint chatter.
+_BOTHER = compile_cues(r"太|那么|这么|还在|不行|不能|都不|没人|到底|凭什么|怎么|为什么|几天了|好几天|骚|臭|吵|脏|合法")
 _WORD = re.compile(r"[^\W_]")
 
 
@@ -164,6 +166,8 @@ def chatter_signal(text: str) -> bool | None:
     if matter is not None:
         # An announcement of a stoppage or an advert for a repair shop is still not a resident's matter.
         return bool(_NOTICE.search(text) and not _COMPLAINT.search(text))
-    if _ONLY.match(text) or _CHATTER.search(text) or _SMALL_TALK.search(text) or _TO_NEIGHBOUR.match(text):
+    if _ONLY.match(text) or _CHATTER.search(text):
+        return True
+    if (_SMALL_TALK.search(text) or _TO_NEIGHBOUR.match(text)) and not _BOTHER.search(text):
         return True
     return None
