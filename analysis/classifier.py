@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from analysis.model import Head, LinearModel
 from analysis.patterns import compile_cues
-from analysis.safety import assess, excused
+from analysis.safety import assess, excused, figure_of_speech, named_only
 from analysis.taxonomy import Taxonomy
 from analysis.triage import chatter_signal
 
@@ -429,6 +429,8 @@ class Layers:
         else:
             if urgency == self._most_urgent and not rule and labels.urgency_confidence < MODEL_CRITICAL_ALONE:
                 urgency = self._second  # the model alone, unsure, with no danger the rules can name
+            elif urgency == self._most_urgent and rule and (named_only(lowered, rule) or figure_of_speech(lowered)):
+                urgency = self._second  # a keyword that only names a risk ("火灾隐患") is no fire
             if urgency in self._urgent and (finding.not_real or excused(lowered)):
                 urgency, rule = (self._least_urgent if intent in _CALM_INTENTS else self._calm_floor), ""
             signal = chatter_signal(lowered)

@@ -1,8 +1,10 @@
-"""The life-safety and chatter layers on the team's evaluation sets (bench/data/evalsets/).
+"""The life-safety and chatter layers on an emergency set and a chatter set.
 
-Both sets were written by a team member from the taxonomy alone, without seeing the model, its code,
-its training data or its errors (see the README beside them); they were scored once, when the
-model was final, and are kept apart from everything used while building it. Prints:
+``bench/data/evalsets`` was written by a team member from the taxonomy alone (see the README beside it)
+and scored once as held-out; since issue 12's second round it is a development set, used freely while
+building the rules, as is ``bench/data/devsets`` (posts the builders wrote). ``bench/data/evalsets2`` is
+a fresh set written blind to the rules and scored once, when they were final: only its figures are
+held-out. Prints:
 
 - critical recall: emergencies (``critical=1``) the analysis calls ``critical``;
 - false critical: non-emergencies (``critical=0``) it calls ``critical``;
@@ -10,7 +12,10 @@ model was final, and are kept apart from everything used while building it. Prin
   below the default ``triage_threshold``, 0.6);
 - matter recall: real matters (``chatter=0``) it would file.
 
-Run: ``uv run python -m bench.eval_safety_chatter [--show N] [--json]``.
+Run: ``uv run python -m bench.eval_safety_chatter [DIR] [--show N] [--json]``; ``DIR`` holds an
+``emergency.csv`` (``text,critical``) and a ``chatter.csv`` (``text,chatter``): the development set
+``bench/data/evalsets`` by default, or ``bench/data/devsets`` (posts written while building the layers),
+or a held-out set such as ``bench/data/evalsets2``.
 """
 
 import argparse
@@ -23,8 +28,8 @@ DATA = Path(__file__).resolve().parent / "data" / "evalsets"
 TRIAGE_THRESHOLD = 0.6
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    with (DATA / name).open(encoding="utf-8", newline="") as handle:
+def _rows(directory: Path, name: str) -> list[dict[str, str]]:
+    with (directory / name).open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -34,6 +39,7 @@ def _share(hits: int, total: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", type=Path, default=DATA, help="directory of the two CSV files")
     parser.add_argument("--show", type=int, default=0, help="print up to N misses of each kind")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -44,7 +50,7 @@ def main() -> None:
 
     taxonomy = load_taxonomy()
     analyzer = Analyzer(classifier=load_classifier(taxonomy), taxonomy=taxonomy)
-    emergency, chatter = _rows("emergency.csv"), _rows("chatter.csv")
+    emergency, chatter = _rows(args.data, "emergency.csv"), _rows(args.data, "chatter.csv")
     urgent = analyzer.analyze_many(row["text"] for row in emergency)
     triaged = analyzer.analyze_many(row["text"] for row in chatter)
     critical = [a.urgency == "critical" for a in urgent]

@@ -164,6 +164,15 @@ async def test_thanks_in_the_group_is_not_a_case(stack_factory: StartStack) -> N
     assert count(stack.db, Case) == 0
 
 
+async def test_a_complaint_at_the_bot_in_the_group_is_filed_by_triage(stack_factory: StartStack) -> None:
+    # Group @-posts reach the core with mentions_bot False (MINQING_WECOM_BOT_MENTION_FILES unset):
+    # triage alone decides, and a complaint however casual is a case.
+    stack = await stack_factory()
+    answer = await stack.robot.send("1幢电梯又坏了，老人上下楼很困难", user=NEIGHBOUR, chat=GROUP)
+    assert answer.status == 200 and answer.content is not None
+    assert count(stack.db, Case) == 1
+
+
 async def test_officer_reply_reaches_the_group_through_the_response_url(stack_factory: StartStack) -> None:
     stack = await stack_factory()
     posted = await stack.robot.send("1幢门口垃圾桶满了没人清理，味道很大", user=RESIDENT, chat=GROUP)
