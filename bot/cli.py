@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import cli_admin
+from bot.cli_common import DbOption, JsonOption, err
+from bot.cli_common import print_json as _print_json
+from bot.cli_common import settings_for as _settings
 from bot.cli_model import model_app
 from bot.cli_ops import deadletters_app, file_held_posts
 from bot.cli_units import units_app
@@ -50,19 +53,6 @@ app.add_typer(units_app, name="units")
 
 app.add_typer(deadletters_app, name="deadletters")  # issue 16
 
-err = Console(stderr=True)
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-
-
-def _settings(db: str | None) -> Settings:
-    settings = Settings()
-    if db:
-        settings = settings.model_copy(update={"database_url": db})
-    return settings
-
 
 @contextmanager
 def _open_admin(db: str | None) -> Iterator["Admin"]:
@@ -75,10 +65,6 @@ def _open_admin(db: str | None) -> Iterator["Admin"]:
         yield Admin(database)
     finally:
         database.dispose()
-
-
-def _print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
 
 
 @app.callback()

@@ -4,11 +4,10 @@ Registered on the sub-commands of ``bot.cli``. ``--json`` keeps the command-line
 keys on stdout; what people read uses Chinese labels, and every table fits an 80-column terminal.
 """
 
-import json
-import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -16,19 +15,13 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from bot.settings import Settings
+from bot.cli_common import DbOption, JsonOption, err
+from bot.cli_common import print_json as _print_json
+from bot.cli_common import settings_for as _settings
+
+T = TypeVar("T")
 
 street_app = typer.Typer(help="The street (街道) itself.", no_args_is_help=True)
-err = Console(stderr=True)
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-
-
-def _settings(db: str | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"database_url": db}) if db else settings
 
 
 def _database(db: str | None) -> Any:
@@ -37,13 +30,23 @@ def _database(db: str | None) -> Any:
     return open_database(_settings(db))
 
 
-def _print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-
-
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err.print(message, markup=False, highlight=False)
     return typer.Exit(code)
+
+
+def _read(db: str | None, reader: Callable[[Any], T]) -> T:
+    """``reader`` over the database named by ``--db``, which is closed again afterwards."""
+    database = _database(db)
+    try:
+        return reader(database)
+    finally:
+        database.dispose()
+
+
+def _json_lines(rows: Iterable[Any]) -> None:
+    for row in rows:
+        _print_json(row)
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -136,14 +139,9 @@ def households_list(
     """List households (JSON lines with --json; staff-only data: names and phones)."""
     from handlers.admin_views import list_households
 
-    database = _database(db)
-    try:
-        rows = list_households(database, community=community)
-    finally:
-        database.dispose()
+    rows = _read(db, lambda database: list_households(database, community=community))
     if json_out:
-        for row in rows:
-            _print_json(row)
+        _json_lines(rows)
         return
     table = _table("社区", "网格", "住址", "户主", "电话", "标签", "成员", title=f"住户（{len(rows)} 户）")
     for row in rows:
@@ -264,14 +262,9 @@ def officers_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     from handlers.admin_views import list_officers
     from handlers.catalogue import ROLE_NAMES
 
-    database = _database(db)
-    try:
-        rows = list_officers(database)
-    finally:
-        database.dispose()
+    rows = _read(db, lambda database: list_officers(database))
     if json_out:
-        for row in rows:
-            _print_json(row)
+        _json_lines(rows)
         return
     table = _table("编号", "姓名", "角色", "范围", "状态", title=f"工作人员（{len(rows)} 名）")
     for row in rows:
@@ -286,14 +279,9 @@ def groups_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List the chat groups linked to communities (JSON lines with --json)."""
     from handlers.admin_views import list_groups
 
-    database = _database(db)
-    try:
-        rows = list_groups(database)
-    finally:
-        database.dispose()
+    rows = _read(db, lambda database: list_groups(database))
     if json_out:
-        for row in rows:
-            _print_json(row)
+        _json_lines(rows)
         return
     table = _table("平台", "群号", "社区", "群名", title=f"已关联的群（{len(rows)} 个）")
     for row in rows:
@@ -328,14 +316,9 @@ def cases_list(
     from handlers.catalogue import STATUS_NAMES
 
     code = _status_code(status) if status is not None else None
-    database = _database(db)
-    try:
-        rows = Admin(database).list_cases(status=code, limit=limit)
-    finally:
-        database.dispose()
+    rows = _read(db, lambda database: Admin(database).list_cases(status=code, limit=limit))
     if json_out:
-        for row in rows:
-            _print_json(row)
+        _json_lines(rows)
         return
     taxonomy = load_taxonomy(_settings(db).taxonomy_path)
     names = {c.code: c.name for c in taxonomy.categories}

@@ -1,12 +1,12 @@
 """`minqing model train|eval` and the model side of `minqing classify`."""
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from bot.cli_common import print_json as _print_json
 
 model_app = typer.Typer(help="Train and score text classification models.", no_args_is_help=True)
 
@@ -15,10 +15,6 @@ LabelCol = Annotated[
     list[str] | None,
     typer.Option("--label-col", help="Label column; repeat for several families (default: label)."),
 ]
-
-
-def _print_json(payload: object) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
 
 
 def _fail(message: str) -> typer.Exit:

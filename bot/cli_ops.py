@@ -5,17 +5,11 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from bot.settings import Settings
+from bot.cli_common import err
+from bot.cli_common import settings_for as _settings
 
 deadletters_app = typer.Typer(help="Messages the bot failed on, kept and retried.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-def _settings(db: str | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"database_url": db}) if db else settings
 
 
 def file_held_posts(db: str | None, *, platform: str, chat_id: str) -> list[str]:

@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli_common import DbOption, JsonOption
+
 if TYPE_CHECKING:
     from handlers.admin import Admin
 
 units_app = typer.Typer(
     help="Departments and outside units a case can be whistled to (吹哨报到).", no_args_is_help=True
 )
-
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: MINQING_DATABASE_URL or ./minqing.db).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _open(db: str | None) -> "AbstractContextManager[Admin]":

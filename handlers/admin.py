@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from analysis.address import extract_address
+from handlers.admin_views import case_row
 from handlers.onboarding import COLUMN_NAMES, check_phone
 from handlers.unit_kinds import DEFAULT_UNIT_KINDS
 from storage import admin as store
@@ -349,20 +350,4 @@ class Admin:
         """Cases with the fields of the command-line contract, newest first."""
         with self.db.transaction() as session:
             rows = store.case_listing(session=session, status=status, limit=limit)
-            return [
-                {
-                    "code": case.code,
-                    "status": case.status,
-                    "category": case.category,
-                    "intent": case.intent,
-                    "urgency": case.urgency,
-                    "polarity": case.polarity,
-                    "grid": grid.code if grid else None,
-                    "household": f"{h.building}-{h.unit}-{h.room}" if h else None,
-                    "assignee": officer.name if officer else None,
-                    "created_at": case.created_at.isoformat(),
-                    "first_reply_due": case.first_reply_due.isoformat(),
-                    "text": post.text,
-                }
-                for case, post, grid, h, officer in rows
-            ]
+            return [case_row(case, post, grid, h, officer) for case, post, grid, h, officer in rows]

@@ -8,7 +8,7 @@ import unicodedata
 
 from storage import admin as store
 from storage.db import Database
-from storage.models import Street
+from storage.models import Case, Grid, Household, Officer, Post, Street
 
 
 class SetupError(ValueError):
@@ -82,6 +82,26 @@ def list_groups(db: Database) -> list[dict[str, object]]:
         ]
 
 
+def case_row(
+    case: Case, post: Post, grid: Grid | None, household: Household | None, assignee: Officer | None
+) -> dict[str, object]:
+    """A case with the fields of the command-line contract (``cases list --json``)."""
+    return {
+        "code": case.code,
+        "status": case.status,
+        "category": case.category,
+        "intent": case.intent,
+        "urgency": case.urgency,
+        "polarity": case.polarity,
+        "grid": grid.code if grid else None,
+        "household": f"{household.building}-{household.unit}-{household.room}" if household else None,
+        "assignee": assignee.name if assignee else None,
+        "created_at": case.created_at.isoformat(),
+        "first_reply_due": case.first_reply_due.isoformat(),
+        "text": post.text,
+    }
+
+
 def show_case(db: Database, code: str) -> dict[str, object] | None:
     """One case with the fields of ``cases list`` and its whole history (``events``), or None."""
     wanted = unicodedata.normalize("NFKC", code).strip().upper()
@@ -91,20 +111,9 @@ def show_case(db: Database, code: str) -> dict[str, object] | None:
             return None
         case, post, grid, household, assignee, events = found
         return {
-            "code": case.code,
-            "status": case.status,
-            "category": case.category,
-            "intent": case.intent,
-            "urgency": case.urgency,
-            "polarity": case.polarity,
-            "grid": grid.code if grid else None,
-            "household": f"{household.building}-{household.unit}-{household.room}" if household else None,
-            "assignee": assignee.name if assignee else None,
-            "created_at": case.created_at.isoformat(),
-            "first_reply_due": case.first_reply_due.isoformat(),
+            **case_row(case, post, grid, household, assignee),
             "resolution_due": case.resolution_due.isoformat(),
             "rating": case.rating,
-            "text": post.text,
             "events": [
                 {
                     "at": event.at.isoformat(),

@@ -9,6 +9,7 @@ adapters).
 """
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
@@ -125,19 +126,13 @@ class Minqing:
         if len(parts) != 3 or parts[0] != "rate" or parts[2] not in catalogue.RATING_NAMES:
             return HandlerResult(toast=catalogue.UNKNOWN_COMMAND)
         _, code, score = parts
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            try:
-                with session.begin_nested():
-                    identity = repo.get_or_create_identity(
-                        session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
-                    )
-                    messages = rate_case(session, identity, code, score, now=now)
-            except UserFacingError as error:
-                return HandlerResult(toast=error.message, refused=True)
-            queue(session, messages, now)
         rated = catalogue.RATED.format(rating=catalogue.RATING_NAMES[score])
-        return HandlerResult(messages=messages, case_codes=[code], toast=rated)
+        return self._press(
+            query,
+            lambda session, identity, now: HandlerResult(
+                messages=rate_case(session, identity, code, score, now=now), case_codes=[code], toast=rated
+            ),
+        )
 
     def _confirm_category(self, query: CallbackQuery, code: str, category: str) -> HandlerResult:
         """A tap on a sure-or-ask button: ``/category CODE CATEGORY`` as the officer, in their private chat."""
@@ -157,25 +152,29 @@ class Minqing:
 
     def _decide_bind(self, query: CallbackQuery, request_id: int, *, approve: bool) -> HandlerResult:
         """An officer's tap on a binding request (issue 13); a second tap is told it was done."""
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            try:
-                with session.begin_nested():
-                    identity = repo.get_or_create_identity(
-                        session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
-                    )
-                    officer = repo.officer_by_id(session=session, officer_id=identity.officer_id)
-                    if officer is None or not officer.active:
-                        raise PermissionDenied(catalogue.BIND_REQUEST_NOT_YOURS.format(number=request_id))
-                    done, messages = binding.decide(session, officer, request_id, approve=approve, now=now)
-            except UserFacingError as error:
-                return HandlerResult(toast=error.message, refused=True)
-            messages = [OutgoingMessage(query.platform, query.chat_id, done, kind="reply"), *messages]
-            queue(session, messages, now)
-        return HandlerResult(messages=messages, toast=done)
+
+        def decide(session: Session, identity: ChatIdentity, now: datetime) -> HandlerResult:
+            officer = repo.officer_by_id(session=session, officer_id=identity.officer_id)
+            if officer is None or not officer.active:
+                raise PermissionDenied(catalogue.BIND_REQUEST_NOT_YOURS.format(number=request_id))
+            done, messages = binding.decide(session, officer, request_id, approve=approve, now=now)
+            told = OutgoingMessage(query.platform, query.chat_id, done, kind="reply")
+            return HandlerResult(messages=[told, *messages], toast=done)
+
+        return self._press(query, decide)
 
     def _answer_survey(self, query: CallbackQuery) -> HandlerResult:
         """A resident's tap on a 回访 or 知晓率 question (issue 13); each question is answered once."""
+        return self._press(
+            query,
+            lambda session, identity, now: HandlerResult(toast=surveys.answer(session, identity, query.data, now=now)),
+        )
+
+    def _press(
+        self, query: CallbackQuery, act: Callable[[Session, ChatIdentity, datetime], HandlerResult]
+    ) -> HandlerResult:
+        """A button's action, run as whoever pressed it in a savepoint: a refusal rolls it back and
+        becomes the toast; the messages the action returns are queued in the same transaction."""
         now = self.clock.now()
         with self.db.transaction() as session:
             try:
@@ -183,10 +182,11 @@ class Minqing:
                     identity = repo.get_or_create_identity(
                         session=session, platform=query.platform, user_id=query.user_id, display_name="", at=now
                     )
-                    toast = surveys.answer(session, identity, query.data, now=now)
+                    pressed = act(session, identity, now)
             except UserFacingError as error:
                 return HandlerResult(toast=error.message, refused=True)
-        return HandlerResult(toast=toast)
+            queue(session, pressed.messages, now)
+        return pressed
 
     def bot_added_to_group(self, *, platform: str, chat_id: str, event_id: str) -> bool:
         """The bot was added to a group: if the group is not linked to a community, say how to link it.

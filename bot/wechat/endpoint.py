@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from aiohttp import web
 
 from bot.wechat.crypto import MessageCrypto, PayloadError, SignatureError, check_signature
-from bot.wechat.passive import Exchange, PassiveReplies
+from bot.wechat.passive import Exchange, PassiveReplies, report_handled
 from bot.wechat.translate import AnswerOnly, Envelope, Ignore, ToCore, envelope, translate
 from bot.wechat.wire import WireError, encrypted_envelope, parse_xml, text_reply
 from handlers import catalogue
@@ -130,31 +130,12 @@ class WeChatEndpoint:
 
     async def _run(self, message: IncomingMessage, where: Envelope, deadline: float) -> Exchange:
         """Start the core for this message, or join the run a retry of it started; wait at most till ``deadline``."""
-        loop = asyncio.get_running_loop()
-        key = (where.openid, where.message_id)
-        exchange = self.replies.get(key)
-        if exchange is None:
-            handled = loop.run_in_executor(self.executor, self.handle, message)
-            exchange = self.replies.begin(key, handled)
-            handled.add_done_callback(self._handled)
-        if not exchange.decided.is_set():
-            exchange.waiting += 1
-            decided = asyncio.ensure_future(exchange.decided.wait())
-            try:
-                await asyncio.wait({decided}, timeout=max(0.0, deadline - loop.time()))
-            finally:
-                decided.cancel()
-                exchange.waiting -= 1
-        return exchange
-
-    def _handled(self, handled: "asyncio.Future[HandlerResult]") -> None:
-        if handled.cancelled():
-            return
-        error = handled.exception()
-        if error is not None:
-            log.error("handling a WeChat message failed", exc_info=error)
-            return
-        self.on_handled(handled.result())
+        return await self.replies.join_or_start(
+            (where.openid, where.message_id),
+            lambda: asyncio.get_running_loop().run_in_executor(self.executor, self.handle, message),
+            deadline=deadline,
+            on_done=report_handled(lambda result: self.on_handled(result), "WeChat message"),
+        )
 
     def _passive(self, where: Envelope, content: str) -> web.Response:
         reply = text_reply(to_user=where.openid, from_user=where.account, create_time=int(time.time()), content=content)

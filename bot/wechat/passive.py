@@ -117,6 +117,33 @@ class PassiveReplies:
         self._expire()
         return self._exchanges.get(key)
 
+    async def join_or_start(
+        self,
+        key: Key,
+        start: Callable[[], "asyncio.Future[HandlerResult]"],
+        *,
+        deadline: float,
+        on_done: Callable[["asyncio.Future[HandlerResult]"], None],
+    ) -> Exchange:
+        """The run a retry of this message already started, or a new one from ``start()`` (``on_done``
+        called when it ends, after the exchange is decided); waits at most until ``deadline`` (the
+        loop's clock) for it to be decided."""
+        loop = asyncio.get_running_loop()
+        exchange = self.get(key)
+        if exchange is None:
+            handled = start()
+            exchange = self.begin(key, handled)
+            handled.add_done_callback(on_done)
+        if not exchange.decided.is_set():
+            exchange.waiting += 1
+            decided = asyncio.ensure_future(exchange.decided.wait())
+            try:
+                await asyncio.wait({decided}, timeout=max(0.0, deadline - loop.time()))
+            finally:
+                decided.cancel()
+                exchange.waiting -= 1
+        return exchange
+
     def begin(self, key: Key, handled: "asyncio.Future[HandlerResult]") -> Exchange:
         """Register the core's run for ``key``; its result decides the answer."""
         exchange = Exchange(key=key, handled=handled)
@@ -234,3 +261,20 @@ class AnsweredMarker:
             await asyncio.to_thread(self.flush, batch)
         except Exception as error:  # the database may be briefly unavailable; the memory still guards
             log.warning("could not mark %d passive replies sent: %r", len(batch), error)
+
+
+def report_handled(
+    on_handled: Callable[[HandlerResult], None], what: str
+) -> Callable[["asyncio.Future[HandlerResult]"], None]:
+    """A done-callback for the core's run: its result to ``on_handled``, a failure to the log."""
+
+    def done(handled: "asyncio.Future[HandlerResult]") -> None:
+        if handled.cancelled():
+            return
+        error = handled.exception()
+        if error is not None:
+            log.error("handling a %s failed", what, exc_info=error)
+            return
+        on_handled(handled.result())
+
+    return done

@@ -16,6 +16,7 @@ from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
 from bot.health import Health
 from bot.ratelimit import RateGate, gate_for
+from bot.serving import SchedulerStarter, WebhookParts, serve_until_stopped
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.customer_service import DEFAULT_API_URL, AccessTokens, CustomerServiceSender
@@ -126,7 +127,7 @@ def chart_loader(db: Database) -> Callable[[str], Any]:
     return load
 
 
-class WeChatService:
+class WeChatService(WebhookParts):
     """Endpoint, delivery and passive-reply bookkeeping, started and stopped together."""
 
     def __init__(
@@ -213,10 +214,6 @@ class WeChatService:
         log.info("WeChat endpoint on http://%s:%s/wechat (%s mode)", host, bound, mode)
         return bound
 
-    def wake_delivery(self) -> None:
-        if self.delivery is not None:
-            self.delivery.wakeup.set()
-
     def _wake_delivery(self, result: HandlerResult) -> None:
         if result.messages:
             self.wake_delivery()
@@ -239,22 +236,13 @@ class WeChatService:
 
         self._tasks.append(asyncio.ensure_future(best_effort()))
 
-    async def close(self) -> None:
-        self.stop.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.http is not None:
-            await self.http.close()
-        self.executor.shutdown(wait=True)
-
 
 async def serve_wechat(
     app: App,
     options: WeChatOptions,
     *,
     stop: asyncio.Event,
-    start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
+    start_scheduler: SchedulerStarter | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
     dead_letters = DeadLetters(db=app.db, handle=app.core.handle, clock=app.core.clock)
@@ -263,21 +251,7 @@ async def serve_wechat(
         handle=dead_letters.guard(), apologise=app.core.apologise, db=app.db, clock=app.core.clock, options=options,
         gate=gate,
     )  # fmt: skip
-    scheduler: Any = None
-    retries: asyncio.Task[None] | None = None
-    try:
-        await service.start()
-        retries = asyncio.create_task(dead_letters.run(stop, on_handled=service.wake_delivery))
-        # Digests and alerts go out through the same outbox and delivery as replies.
-        if start_scheduler is not None:
-            scheduler = start_scheduler(app, service.wake_delivery)
-        await stop.wait()
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown()
-        if retries is not None:
-            retries.cancel()
-        await service.close()
+    await serve_until_stopped(service, app=app, dead_letters=dead_letters, stop=stop, start_scheduler=start_scheduler)
 
 
 def run_wechat(settings: Settings, options: WeChatOptions) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.wechat.crypto import MessageCrypto, PayloadError, SignatureError, check_signature
-from bot.wechat.passive import Exchange, PassiveReplies
+from bot.wechat.passive import Exchange, PassiveReplies, report_handled
 from bot.wecom.sender import ResponseUrls
 from bot.wecom.wire import (
     AnswerOnly,
@@ -159,22 +159,12 @@ class WeComEndpoint:
         return self._passive(reply)
 
     async def _run(self, message: IncomingMessage, deadline: float) -> Exchange:
-        loop = asyncio.get_running_loop()
-        key = (message.chat_id, message.message_id)
-        exchange = self.replies.get(key)
-        if exchange is None:
-            handled = loop.run_in_executor(self.executor, self.handle, message)
-            exchange = self.replies.begin(key, handled)
-            handled.add_done_callback(self._handled)
-        if not exchange.decided.is_set():
-            exchange.waiting += 1
-            decided = asyncio.ensure_future(exchange.decided.wait())
-            try:
-                await asyncio.wait({decided}, timeout=max(0.0, deadline - loop.time()))
-            finally:
-                decided.cancel()
-                exchange.waiting -= 1
-        return exchange
+        return await self.replies.join_or_start(
+            (message.chat_id, message.message_id),
+            lambda: asyncio.get_running_loop().run_in_executor(self.executor, self.handle, message),
+            deadline=deadline,
+            on_done=self._handled,
+        )
 
     async def _press(self, action: Press, deadline: float) -> web.Response:
         """A button click: the core's button handler once per msgid, the card updated with its toast."""
@@ -217,13 +207,7 @@ class WeComEndpoint:
         greeted.add_done_callback(done)
 
     def _handled(self, handled: "asyncio.Future[HandlerResult]") -> None:
-        if handled.cancelled():
-            return
-        error = handled.exception()
-        if error is not None:
-            log.error("handling a WeCom callback failed", exc_info=error)
-            return
-        self.on_handled(handled.result())
+        report_handled(self.on_handled, "WeCom callback")(handled)
 
     def _passive(self, reply: dict[str, Any]) -> web.Response:
         timestamp, nonce = str(int(self.wall())), secrets.token_hex(8)

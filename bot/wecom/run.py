@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.deadletters import DeadLetters
 from bot.delivery import Delivery, RateLimits, Sender
+from bot.serving import SchedulerStarter, WebhookParts, serve_until_stopped
 from bot.settings import Settings
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.passive import AnsweredMarker, PassiveFormat, PassiveReplies
@@ -127,7 +128,7 @@ def wecom_options(settings: Settings, *, listen: tuple[str, int], api_url: str |
     )
 
 
-class WeComService:
+class WeComService(WebhookParts):
     """Endpoint, response URLs, delivery and passive-reply bookkeeping, started and stopped together."""
 
     def __init__(
@@ -216,26 +217,13 @@ class WeComService:
         log.info("WeCom robot callback on http://%s:%s%s", host, bound, PATH)
         return bound
 
-    def wake_delivery(self) -> None:
-        if self.delivery is not None:
-            self.delivery.wakeup.set()
-
-    async def close(self) -> None:
-        self.stop.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.http is not None:
-            await self.http.close()
-        self.executor.shutdown(wait=True)
-
 
 async def serve_wecom(
     app: App,
     options: WeComOptions,
     *,
     stop: asyncio.Event,
-    start_scheduler: Callable[[App, Callable[[], None]], Any] | None = None,
+    start_scheduler: SchedulerStarter | None = None,
 ) -> None:
     """Run until ``stop`` is set."""
     core = app.core
@@ -250,20 +238,7 @@ async def serve_wecom(
             platform=PLATFORM, chat_id=chat_id, event_id=f"wecom-first:{chat_id}"
         ),
     )
-    scheduler: Any = None
-    retries: asyncio.Task[None] | None = None
-    try:
-        await service.start()
-        retries = asyncio.create_task(dead_letters.run(stop, on_handled=service.wake_delivery))
-        if start_scheduler is not None:
-            scheduler = start_scheduler(app, service.wake_delivery)
-        await stop.wait()
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown()
-        if retries is not None:
-            retries.cancel()
-        await service.close()
+    await serve_until_stopped(service, app=app, dead_letters=dead_letters, stop=stop, start_scheduler=start_scheduler)
 
 
 def run_wecom(settings: Settings, options: WeComOptions) -> None:
