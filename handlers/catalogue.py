@@ -477,6 +477,7 @@ UNIT_RANKING_WORST = "按时报到率后五"
 UNIT_RANKING_COUNTED = "已报到或逾期未报到"
 # --- issue 15: the digest's section on units (逆向考核 of departments and outside units) ---------
 DIGEST_UNITS = "十二、相关单位（吹哨报到）"
+UNDER_A_MINUTE = "不到1分钟"
 
 
 def unit_line(

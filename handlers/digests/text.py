@@ -183,12 +183,16 @@ def _units(f: DigestFigures, settings: DigestSettings) -> list[str]:
     lines = [catalogue.DIGEST_UNITS]
     for u in f.units[: settings.max_lines]:
         median = None if u.median_accept_minutes is None else timedelta(minutes=round(u.median_accept_minutes))
+        if median is not None and median < timedelta(minutes=1):
+            median_text = catalogue.UNDER_A_MINUTE
+        else:
+            median_text = catalogue.duration(median) if median is not None else "—"
         lines.append(
             catalogue.unit_line(
                 u.name,
                 whistled=u.whistled,
                 on_time=_rate(u.on_time_rate),
-                median=catalogue.duration(median) if median is not None else "—",
+                median=median_text,
                 returned=u.returned,
                 extensions=u.extensions,
                 satisfaction=_rate(u.satisfaction_rate),

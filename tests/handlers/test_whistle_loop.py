@@ -487,4 +487,6 @@ def test_digest_reports_each_unit_and_ranks_them_by_sign_in(world: World) -> Non
     text = "\n".join(builder.render(figures))
     section = text[text.index(catalogue.DIGEST_UNITS) :]
     assert f"{WY}：本期吹哨 3 件 · 按时报到率 50.0%" in section and "退单 1 件" in section
+    # Signed in at once on the test's fixed clock: a leader reads "under a minute", not "0分钟".
+    assert "报到用时中位数 不到1分钟" in section and "0分钟" not in section
     assert "按时报到率排名：样本不足（需至少 5 件已报到或逾期未报到）" in section
