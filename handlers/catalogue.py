@@ -370,6 +370,7 @@ def digest_overview(
     median_resolution: float | None,
     satisfied: int,
     rated: int,
+    rateable: int,
     backlog_open: int,
     backlog_overdue: int,
 ) -> str:
@@ -382,7 +383,7 @@ def digest_overview(
             f"首次回复用时中位数 {minutes_text(median_first_reply)}，"
             f"办结用时中位数 {minutes_text(median_resolution)}。",
             f"满意率 {percent(satisfied, rated)}（{rated} 件有评价，“满意”与“基本满意”计为满意）；"
-            f"参评率 {percent(rated, closed)}（已办结诉求中居民评价的比例，未评价的不计入满意率）。",
+            f"参评率 {percent(rated, rateable)}（已办结诉求中居民评价的比例，未评价的不计入满意率）。",
             f"期末待办 {backlog_open} 件，其中超时 {backlog_overdue} 件。",
         ]
     )

@@ -178,9 +178,16 @@ class DigestBuilder:
         # unsatisfied one reopens it, and counts while the case stands resolved at the end.
         pleased = np.isin(rating, [facts.code_of("rating", r) for r in _SATISFIED])
         satisfied = pleased & resolved & facts.closed(kind)
-        rated = satisfied | ((rating >= 0) & ~pleased & resolved)
-        # cases, closed, on time, open overdue, satisfied, rated: per grid and per officer
-        outcome = np.stack([np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rated])
+        # An unsatisfied rating reopens the case (its resolution is undone), so it always counts: a
+        # rating is only ever given to a resolved case, and leaving it out would show 满意率 100 %.
+        displeased = (rating >= 0) & ~pleased
+        rated = satisfied | displeased
+        # 参评率's base: cases resolved by the end, and those reopened by an unsatisfied rating.
+        rateable = resolved | displeased
+        # cases, closed, on time, open overdue, satisfied, rated, rateable: per grid and per officer
+        outcome = np.stack(
+            [np.ones(facts.size, dtype=bool), resolved, on_time, open_overdue, satisfied, rated, rateable]
+        )
         grid_code, grid_label = self._grid_codes(session, scope, facts)
         officer_code, officer_ids = dense(facts.ids["assignee"])
         found = store.officer_names(session=session, officer_ids=[o for o in officer_ids if o >= 0])
@@ -329,6 +336,7 @@ def _outcome(name: str, v: Sequence[int], previous: int, *, ranked: bool = True)
         open_overdue=v[3],
         satisfied=v[4],
         rated=v[5],
+        rateable=v[6],
         ranked=ranked,
     )
 

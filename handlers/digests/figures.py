@@ -39,6 +39,8 @@ class Outcome:
     open_overdue: int = 0
     satisfied: int = 0
     rated: int = 0
+    #: Resolved by the period's end, or reopened by an unsatisfied rating: the base of 参评率.
+    rateable: int = 0
     #: False for what is listed but never ranked: the 未定网格 bucket, and handlers who are not grid
     #: staff (community secretaries, street directors, units) among the 网格员.
     ranked: bool = True

@@ -56,6 +56,7 @@ def _overview(f: DigestFigures) -> str:
         median_resolution=f.median_resolution_minutes,
         satisfied=o.satisfied,
         rated=o.rated,
+        rateable=o.rateable,
         backlog_open=f.backlog_open,
         backlog_overdue=f.backlog_overdue,
     )

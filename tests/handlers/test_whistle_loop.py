@@ -433,26 +433,29 @@ def test_digest_counts_ratings_only_of_cases_closed_in_the_period_and_reports_th
     db = world.core.db
     week = Period("week", local(16).date(), local(23).date(), SHANGHAI)
 
-    def case(created: int, resolved: int, closed: int, rating: str | None) -> None:
+    def case(created: int, resolved: int | None, closed: int | None, rating: str | None, status: str) -> None:
         insert_case(
             db, grid="GH-01", community="GH", assignee="officer_gh1", created_at=local(created),
-            first_replied_at=local(created, 12), resolved_at=local(resolved), closed_at=local(closed),
-            rating=rating, status="closed",
+            first_replied_at=local(created, 12), resolved_at=local(resolved) if resolved else None,
+            closed_at=local(closed) if closed else None, rating=rating, status=status,
         )  # fmt: skip
 
-    case(17, 18, 18, "satisfied")
-    case(17, 19, 26, None)  # 未评价
+    case(17, 18, 18, "satisfied", "closed")
+    case(17, 19, 26, None, "closed")  # 未评价
     # Resolved and rated after the period ended: not a closed case of this period, not a rating of it.
-    case(18, 24, 24, "unsatisfied")
+    case(18, 24, 24, "satisfied", "closed")
     # Resolved in the period, rated satisfied (which closes it) only after the period ended.
-    case(19, 21, 25, "satisfied")
+    case(19, 21, 25, "satisfied", "closed")
+    # Rated unsatisfied, which reopened it and undid its resolution: still a rating, and not a happy one.
+    case(20, None, None, "unsatisfied", "reopened")
     builder = DigestBuilder(taxonomy=world.core.taxonomy, zone=SHANGHAI)
     with db.session() as session:
         gh = next(s for s in scopes(session) if s.code == "GH")
         figures = builder.figures(session, gh, week)
     overall = figures.overall
-    assert (overall.closed, overall.rated, overall.satisfied) == (3, 1, 1)
-    assert "参评率 33.3%" in "\n".join(builder.sections(figures))
+    assert (overall.closed, overall.rated, overall.satisfied, overall.rateable) == (3, 2, 1, 4)
+    text = "\n".join(builder.sections(figures))
+    assert "满意率 50.0%" in text and "参评率 50.0%" in text
 
 
 # ------------------------------------------------------------------------------------------ digests
