@@ -7,8 +7,9 @@ whole transaction. Both become U+FFFD (�), so the audit copy shows where somet
 
 import dataclasses
 import re
+from typing import Any
 
-from handlers.messages import Attachment, CallbackQuery, IncomingMessage, QuotedMessage
+from handlers.messages import CallbackQuery, IncomingMessage
 
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -19,41 +20,25 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
 
 
-def _attachments(items: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
-    return tuple(dataclasses.replace(a, file_id=storable(a.file_id), caption=storable(a.caption)) for a in items)
-
-
-def _quoted(quoted: QuotedMessage | None) -> QuotedMessage | None:
-    if quoted is None:
-        return None
-    return dataclasses.replace(
-        quoted,
-        message_id=storable(quoted.message_id),
-        user_id=storable(quoted.user_id),
-        user_name=storable(quoted.user_name),
-        text=storable(quoted.text),
-        attachments=_attachments(quoted.attachments),
-    )
+def _cleaned(value: Any) -> Any:
+    """Every string in ``value`` made storable: in dataclass fields, tuples and nested messages alike,
+    so a text field added to a message later cannot slip past."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, tuple):
+        return tuple(_cleaned(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **fields)
+    return value
 
 
 def storable_message(msg: IncomingMessage) -> IncomingMessage:
     """The message with every text field storable (identifiers too: they come from the platform)."""
-    return dataclasses.replace(
-        msg,
-        platform=storable(msg.platform),
-        chat_id=storable(msg.chat_id),
-        user_id=storable(msg.user_id),
-        message_id=storable(msg.message_id),
-        text=storable(msg.text),
-        user_name=storable(msg.user_name),
-        chat_title=storable(msg.chat_title),
-        reply_to=_quoted(msg.reply_to),
-        attachments=_attachments(msg.attachments),
-        edit_id=storable(msg.edit_id),
-    )
+    cleaned: IncomingMessage = _cleaned(msg)
+    return cleaned
 
 
 def storable_query(query: CallbackQuery) -> CallbackQuery:
-    return dataclasses.replace(
-        query, chat_id=storable(query.chat_id), user_id=storable(query.user_id), data=storable(query.data)
-    )
+    cleaned: CallbackQuery = _cleaned(query)
+    return cleaned
