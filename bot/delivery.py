@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot import metrics
 from bot.ratelimit import LocalGate, RateGate, Window
+from handlers import coalesce
 from handlers.clock import Clock
 from handlers.messages import OutgoingMessage
 from storage import outbox
@@ -64,6 +65,8 @@ class RateLimits:
     concurrency: int = 16
     #: How long a claimed row stays this process's; a process that dies mid-send loses it after this.
     lease_seconds: float = 30.0
+    #: Longest text of one coalesced group acknowledgement (Telegram takes 4096 characters).
+    coalesce_chars: int = 3500
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +110,14 @@ class Delivery:
         self.wakeup = asyncio.Event()
         self._next_due: float | None = None
 
+    @staticmethod
+    def _is_group(chat_id: str) -> bool:
+        # Telegram group and channel ids are negative; private chats are the user's own id.
+        return chat_id.startswith("-")
+
     def _windows(self, platform: str, chat_id: str) -> tuple[Window, Window]:
         overall = Window(f"{platform}:all", self.limits.per_second, 1.0)
-        # Telegram group and channel ids are negative; private chats are the user's own id.
-        if chat_id.startswith("-"):
+        if self._is_group(chat_id):
             return overall, Window(f"{platform}:chat:{chat_id}", self.limits.per_group_per_minute, 60.0)
         return overall, Window(f"{platform}:chat:{chat_id}", self.limits.per_private_per_second, 1.0)
 
@@ -130,6 +137,19 @@ class Delivery:
         self._note_due((due - now).total_seconds() if due is not None else None)
         return rows
 
+    def fold(self, head: Outbox) -> list[Outbox]:
+        """Lease the acknowledgements queued right behind a group's head that can go out with it as one message."""
+        if not self._is_group(head.chat_id) or head.kind not in coalesce.COALESCIBLE:
+            return []
+        with self.db.transaction() as session:
+            waiting = outbox.queued_behind(session=session, head=head, limit=coalesce.MAX_ENTRIES - 1)
+            messages = [OutgoingMessage.from_json(row.payload) for row in (head, *waiting)]
+            count = coalesce.fitting(messages, max_chars=self.limits.coalesce_chars)
+            folded = waiting[: max(0, count - 1)]
+            until = self.clock.now() + timedelta(seconds=self.limits.lease_seconds)
+            outbox.lease_rows(session=session, row_ids=[row.id or 0 for row in folded], until=until, owner=self.owner)
+        return folded
+
     def _note_due(self, seconds: float | None) -> None:
         if seconds is None:
             return
@@ -140,7 +160,7 @@ class Delivery:
         """Send what may be sent now; returns how many messages were delivered."""
         self._next_due = None
         rows = await asyncio.to_thread(self.claim)
-        sends: list[asyncio.Task[_Outcome]] = []
+        sends: list[asyncio.Task[list[_Outcome]]] = []
         released: list[_Outcome] = []
         for row in rows:
             overall, chat = self._windows(row.platform, row.chat_id)
@@ -155,16 +175,28 @@ class Delivery:
                 self._note_due(verdict.chat)
                 released.append(_Outcome(row.id or 0, row.attempts, released=True))
                 continue
-            sends.append(asyncio.create_task(self._deliver(row)))
-        outcomes = [*await asyncio.gather(*sends), *released]
+            folded = await asyncio.to_thread(self.fold, row)
+            sends.append(asyncio.create_task(self._deliver(row, folded)))
+        outcomes = [outcome for done in await asyncio.gather(*sends) for outcome in done]
+        outcomes += released
         if outcomes:
             await asyncio.to_thread(self._settle, outcomes)
         return sum(1 for outcome in outcomes if outcome.sent)
 
-    async def _deliver(self, row: Outbox) -> _Outcome:
+    async def _deliver(self, row: Outbox, folded: list[Outbox]) -> list[_Outcome]:
+        """Send a head (with the rows folded into it as one message); every row's outcome."""
+        outcome = await self._send_one(row, folded)
+        # Folded rows share the head's fate when sent; otherwise they go back to wait behind it.
+        rest = [_Outcome(f.id or 0, f.attempts, sent=outcome.sent, released=not outcome.sent) for f in folded]
+        return [outcome, *rest]
+
+    async def _send_one(self, row: Outbox, folded: list[Outbox]) -> _Outcome:
         row_id, attempts = row.id or 0, row.attempts + 1
+        message = OutgoingMessage.from_json(row.payload)
+        if folded:
+            message = coalesce.coalesce([message, *(OutgoingMessage.from_json(f.payload) for f in folded)])
         try:
-            await self.senders[row.platform].send(OutgoingMessage.from_json(row.payload))
+            await self.senders[row.platform].send(message)
         except RetryAfter as answer:
             await self.gate.pause(row.platform, answer.seconds)  # every process holds back, not only this one
             metrics.SENDS.labels(row.platform, "retry_after").inc()

@@ -157,10 +157,14 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%m月%d日 %H:%M")
 
 
+#: The last line of a critical case's acknowledgement.
+EMERGENCY_CALL = "如有人身危险，请立即拨打 110 / 119 / 120！"
+
+
 def ack(code: str, category_name: str, promise: str, *, critical: bool) -> str:
     text = f"已受理 {code} · {category_name} · 网格员将在{promise}内回复"
     if critical:
-        text += "\n已同时通知网格长。如有人身危险，请立即拨打 110 / 119 / 120！"
+        text += "\n已同时通知网格长。" + EMERGENCY_CALL
     return text
 
 
@@ -948,5 +952,17 @@ def ack_unowned(code: str, category_name: str, *, critical: bool) -> str:
     """The acknowledgement when nobody can be reached to take the case yet: no reply time is promised."""
     text = f"已收到 {code} · {category_name} · 我们正在为您安排负责的工作人员，安排好后会尽快回复您。"
     if critical:
-        text += "\n如有人身危险，请立即拨打 110 / 119 / 120！"
+        text += "\n" + EMERGENCY_CALL
     return text
+
+
+#: How a resident is named in a coalesced group acknowledgement when their name is too short to mask.
+RESIDENT_LABEL = "居民"
+
+
+def coalesced_acks(entries: Sequence[tuple[str, str, bool]], notes: Sequence[str]) -> str:
+    """Several residents' acknowledgements as one group message: (mention, first line, critical) each."""
+    lines = [f"大家反映的情况都已收到（共 {len(entries)} 件）："]
+    lines += [f"{label} {'【紧急】' if critical else ''}{line}" for label, line, critical in entries]
+    lines += list(notes)
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from analysis.analyzer import Analysis, clean_text, strip_controls
 from analysis.taxonomy import Taxonomy
-from handlers import catalogue, duplicates, jurisdiction, lifecycle
+from handlers import catalogue, coalesce, duplicates, jurisdiction, lifecycle
 from handlers.cases import to_officer
 from handlers.context import Services, claim, queue, reply_once
 from handlers.deadlines import deadlines
@@ -25,6 +25,7 @@ from handlers.messages import (
     Button,
     HandlerResult,
     IncomingMessage,
+    Mention,
     OutgoingMessage,
     QuotedMessage,
 )
@@ -306,8 +307,12 @@ class Intake:
         ack = acknowledge(code, category.name, promise, critical=critical)
         if route.assignee is None:  # nobody reachable yet: promise no reply time (issue 16)
             ack = catalogue.ack_unowned(code, category.name, critical=critical)
+        # In a group the acknowledgement names its resident, so a burst's acknowledgements can go as one.
+        mentions = (Mention(draft.user_id, coalesce.mention_label(draft.user_name)),) if draft.is_group else ()
         messages = [
-            OutgoingMessage(draft.platform, draft.chat_id, ack, kind="ack", reply_to_message_id=draft.message_id)
+            OutgoingMessage(
+                draft.platform, draft.chat_id, ack, kind="ack", reply_to_message_id=draft.message_id, mentions=mentions
+            )
         ]
         recipients: list[Officer] = [route.assignee] if route.assignee else []
         if critical:

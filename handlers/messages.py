@@ -78,6 +78,14 @@ CONFIRM_PREFIX = "cat"
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A resident a group message is addressed to; ``label`` (their masked name) becomes a mention where it appears."""
+
+    user_id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """Something to send; ``kind`` names why (ack, reply, notify, alert, digest) for rate limits and logs."""
 
@@ -88,6 +96,8 @@ class OutgoingMessage:
     reply_to_message_id: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
     photo_ref: str | None = None
+    #: Who a group message is for (a group acknowledgement names its resident, so several can be coalesced).
+    mentions: tuple[Mention, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -108,7 +118,8 @@ class OutgoingMessage:
     def from_json(cls, raw: str) -> "OutgoingMessage":
         data = json.loads(raw)
         rows = tuple(tuple(Button(**b) for b in row) for row in data.pop("buttons", ()))
-        return cls(buttons=rows, **data)
+        mentions = tuple(Mention(**m) for m in data.pop("mentions", ()))
+        return cls(buttons=rows, mentions=mentions, **data)
 
 
 @dataclass(frozen=True, slots=True)

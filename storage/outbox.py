@@ -50,13 +50,37 @@ def claim_heads(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Outbox)
     ).all()
-    if rows:
-        session.execute(
-            sa.update(_TABLE)
-            .where(_TABLE.c.id.in_([row.id for row in rows]))
-            .values(claimed_until=now + lease, claimed_by=owner)
-        )
+    lease_rows(session=session, row_ids=[row.id or 0 for row in rows], until=now + lease, owner=owner)
     return list(rows)
+
+
+def queued_behind(*, session: Session, head: Outbox, limit: int) -> list[Outbox]:
+    """The unsent messages waiting right behind ``head`` in its chat, oldest first, locked for this pass.
+
+    Only the head of a chat can be claimed, and ``head`` is leased by the caller, so no other process
+    sends these while the caller decides which to fold into the head's send and leases those.
+    """
+    return list(
+        session.exec(
+            select(Outbox)
+            .where(
+                *_unsent([head.platform]),
+                col(Outbox.chat_id) == head.chat_id,
+                col(Outbox.id) > (head.id or 0),
+            )
+            .order_by(col(Outbox.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Outbox)
+        ).all()
+    )
+
+
+def lease_rows(*, session: Session, row_ids: Sequence[int], until: datetime, owner: str) -> None:
+    """Lease these rows to ``owner`` (messages folded into a send they did not head)."""
+    if row_ids:
+        session.execute(
+            sa.update(_TABLE).where(_TABLE.c.id.in_(list(row_ids))).values(claimed_until=until, claimed_by=owner)
+        )
 
 
 def next_due(*, session: Session, platforms: Sequence[str], now: datetime) -> datetime | None:

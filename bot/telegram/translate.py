@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers.messages import Attachment, Button, CallbackQuery, IncomingMessage, OutgoingMessage, QuotedMessage
+from handlers.messages import (
+    Attachment,
+    Button,
+    CallbackQuery,
+    IncomingMessage,
+    Mention,
+    OutgoingMessage,
+    QuotedMessage,
+)
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({"group", "supergroup"})
@@ -214,12 +222,29 @@ def render(message: OutgoingMessage, *, limit: int = TEXT_LIMIT) -> list[Rendere
     return [
         Rendered(
             chat_id=message.chat_id,
-            text=html.escape(part, quote=False),
+            text=with_mentions(part, message.mentions),
             reply_to_message_id=reply_to if index == 0 else None,
             keyboard=message.buttons if index == len(parts) - 1 else (),
         )
         for index, part in enumerate(parts)
     ]
+
+
+def with_mentions(text: str, mentions: Sequence[Mention]) -> str:
+    """HTML-escaped text in which each mention's label, in order, links to its user (a mention without @username)."""
+    escaped = html.escape(text, quote=False)
+    out: list[str] = []
+    cursor = 0
+    for mention in mentions:
+        label = html.escape(mention.label, quote=False)
+        at = escaped.find(label, cursor)
+        if at < 0 or not mention.user_id.lstrip("-").isdigit():
+            continue
+        out.append(escaped[cursor:at])
+        out.append(f'<a href="tg://user?id={mention.user_id}">{label}</a>')
+        cursor = at + len(label)
+    out.append(escaped[cursor:])
+    return "".join(out)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from bot.delivery import Delivery, PermanentFailure, RateLimits, RetryAfter
 from handlers.clock import FixedClock
-from handlers.messages import OutgoingMessage
+from handlers.messages import Mention, OutgoingMessage
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Outbox
@@ -125,3 +125,42 @@ async def test_an_officer_backlog_does_not_hold_back_other_chats(database: Datab
 
     assert sender.sent == [(OFFICER, "notice 0"), (GROUP, "ack")]
     assert len(unsent(database)) == 4
+
+
+def queue_acks(database: Database, clock: FixedClock, chat: str, count: int) -> None:
+    with database.transaction() as session:
+        rows = [
+            OutgoingMessage(
+                "telegram", chat, f"已受理 MQ-2026-{n:06d} · 公共设施", kind="ack", mentions=(Mention(str(n), "@张*"),)
+            ).outbox_row(clock.now())
+            for n in range(count)
+        ]
+        repo.queue_outgoing(session=session, rows=rows)
+
+
+async def test_acks_waiting_for_a_group_go_as_one_message(database: Database, clock: FixedClock) -> None:
+    queue_acks(database, clock, GROUP, 5)
+    queue_acks(database, clock, RESIDENT, 2)
+    sender = RecordingSender()
+    outbox = delivery(database, clock, sender, per_private_per_second=100)
+
+    assert await outbox.drain_once() == 6  # the group's five (in one send) and the resident's first
+    group = [text for chat, text in sender.sent if chat == GROUP]
+    assert len(group) == 1 and all(f"MQ-2026-{n:06d}" in group[0] for n in range(5))
+    assert [text for chat, text in sender.sent if chat == RESIDENT] == ["已受理 MQ-2026-000000 · 公共设施"]
+    assert unsent(database) == ["已受理 MQ-2026-000001 · 公共设施"]  # private chats are never coalesced
+
+
+async def test_a_failed_coalesced_send_keeps_every_ack_in_order(database: Database, clock: FixedClock) -> None:
+    queue_acks(database, clock, GROUP, 3)
+
+    class Refusing(RecordingSender):
+        async def send(self, message: OutgoingMessage) -> None:
+            raise RetryAfter(5)
+
+    await delivery(database, clock, Refusing()).drain_once()
+    assert unsent(database) == [f"已受理 MQ-2026-{n:06d} · 公共设施" for n in range(3)]
+    clock.advance(timedelta(seconds=6))
+    sender = RecordingSender()
+    await delivery(database, clock, sender).drain_once()
+    assert len(sender.sent) == 1 and unsent(database) == []
